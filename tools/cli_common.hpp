@@ -1,0 +1,38 @@
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <odrgw/schemas/validator.hpp>
+
+namespace odrgw::tools {
+
+// Exit codes shared by every subcommand.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_invalid = 1;  // a document failed (validation, translation)
+inline constexpr int exit_usage = 2;    // usage or I/O error
+
+struct global_options {
+  std::string schema_dir;  // override for the embedded v1 source (--schema-dir / ODRGW_SCHEMA_DIR)
+};
+
+// The v1 schema set: the embedded one, or the override directory's.
+std::shared_ptr<const schemas::schema_set> load_schema_set(const global_options& g);
+
+// Reads a file ("-" is stdin), refusing more than max_bytes + 1 bytes. nullopt: I/O error
+// (already reported on stderr).
+std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes);
+
+struct command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+command add_validate(CLI::App& root, const global_options& g);
+command add_translate(CLI::App& root, const global_options& g);
+command add_schemas(CLI::App& root, const global_options& g);
+command add_adapters(CLI::App& root, const global_options& g);
+
+}  // namespace odrgw::tools
