@@ -13,7 +13,7 @@ packages=(
   # libraries (Boost 1.81 for Beast/Asio/URL: Debian's default 1.74 is older)
   libboost1.81-dev libboost-url1.81-dev
   rapidjson-dev libvalijson-dev libxml2-dev libxml2-utils
-  libssl-dev libsqlite3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libre2-dev
+  libssl-dev libsqlite3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libre2-dev libidn2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev openssl
 )

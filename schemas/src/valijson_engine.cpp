@@ -94,8 +94,14 @@ struct pattern_builder : valijson::ConstraintBuilder {
   }
 };
 
-// Renames format/pattern in schema positions only: a property *named* "pattern" stays.
-void rewrite(rapidjson::Value& s, rapidjson::Document::AllocatorType& a, int depth) {
+// patternProperties stays with valijson's std::regex, which recurses per character of the member
+// name: names are bounded instead where it applies (far below what overflows a thread's stack).
+constexpr std::size_t max_pattern_key_bytes = 1024;
+
+// Renames format/pattern in schema positions only: a property *named* "pattern" stays. Sets
+// `pattern_properties` when the schema uses patternProperties anywhere.
+void rewrite(rapidjson::Value& s, rapidjson::Document::AllocatorType& a, int depth,
+             bool& pattern_properties) {
   if (depth > 200) throw std::runtime_error("schema nesting is too deep");
   if (!s.IsObject()) return;
   for (auto it = s.MemberBegin(); it != s.MemberEnd(); ++it) {
@@ -107,17 +113,19 @@ void rewrite(rapidjson::Value& s, rapidjson::Document::AllocatorType& a, int dep
       it->name.SetString(pattern_key, a);
     } else if (k == "properties" || k == "patternProperties" || k == "definitions" ||
                k == "dependencies") {
+      if (k == "patternProperties") pattern_properties = true;
       if (v.IsObject())
-        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m) rewrite(m->value, a, depth + 1);
+        for (auto m = v.MemberBegin(); m != v.MemberEnd(); ++m)
+          rewrite(m->value, a, depth + 1, pattern_properties);
     } else if (k == "allOf" || k == "anyOf" || k == "oneOf" || k == "items") {
       if (v.IsArray()) {
-        for (auto& e : v.GetArray()) rewrite(e, a, depth + 1);
+        for (auto& e : v.GetArray()) rewrite(e, a, depth + 1, pattern_properties);
       } else {
-        rewrite(v, a, depth + 1);
+        rewrite(v, a, depth + 1, pattern_properties);
       }
     } else if (k == "additionalItems" || k == "additionalProperties" || k == "not" ||
                k == "contains" || k == "propertyNames" || k == "if" || k == "then" || k == "else") {
-      rewrite(v, a, depth + 1);
+      rewrite(v, a, depth + 1, pattern_properties);
     }
   }
 }
@@ -267,11 +275,35 @@ std::string to_pointer(const std::vector<std::string>& context, const rapidjson:
   return p;
 }
 
+// Finds a member name longer than `max` bytes; returns its object's pointer. The depth is bounded
+// by the parse limits, so plain recursion is fine here.
+bool find_long_key(const rapidjson::Value& v, std::size_t max, std::string& pointer) {
+  if (v.IsObject()) {
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it)
+      if (it->name.GetStringLength() > max) return true;
+    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
+      const std::size_t base = pointer.size();
+      append_pointer_token(pointer, {it->name.GetString(), it->name.GetStringLength()});
+      if (find_long_key(it->value, max, pointer)) return true;
+      pointer.resize(base);
+    }
+  } else if (v.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+      const std::size_t base = pointer.size();
+      pointer += "/" + std::to_string(i);
+      if (find_long_key(v[i], max, pointer)) return true;
+      pointer.resize(base);
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 struct json_schema_validator::impl {
   rapidjson::Document doc;
   valijson::Schema schema;
+  bool pattern_properties = false;
 };
 
 json_schema_validator::json_schema_validator() : impl_(std::make_unique<impl>()) {}
@@ -306,7 +338,7 @@ std::unique_ptr<json_schema_validator> json_schema_validator::load(std::string_v
   }
   try {
     check_refs(doc, doc, 0);
-    rewrite(doc, doc.GetAllocator(), 0);
+    rewrite(doc, doc.GetAllocator(), 0, v->impl_->pattern_properties);
     valijson::SchemaParser parser(version);
     // The parser owns (and deletes) its builders.
     parser.addConstraintBuilder(format_key, new format_builder());
@@ -321,6 +353,18 @@ std::unique_ptr<json_schema_validator> json_schema_validator::load(std::string_v
 }
 
 void json_schema_validator::validate(const rapidjson::Value& instance, report& r) const {
+  if (impl_->pattern_properties) {
+    std::string at;
+    if (find_long_key(instance, max_pattern_key_bytes, at)) {
+      r.status = verdict::invalid;
+      r.errors.push_back({at, "patternProperties",
+                          "a member name here is longer than the " +
+                              std::to_string(max_pattern_key_bytes) +
+                              " bytes odrgw matches against patternProperties",
+                          0});
+      return;
+    }
+  }
   // A Validator caches regexes while validating, so each call has its own.
   valijson::Validator validator;
   valijson::ValidationResults results;

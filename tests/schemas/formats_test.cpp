@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 namespace odrgw::schemas::formats {
 namespace {
@@ -825,6 +828,18 @@ constexpr format_case kHostnameCases[] = {
     {"xn--n3h", false, "snowman U+2603 is DISALLOWED"},
     {"xn--a-ecp.ru", false, "U+2488 DIGIT ONE FULL STOP is DISALLOWED"},
     {"xn--ss-", false, "trailing hyphen"},
+    {"xn----eha", false, "U-label \"-\u00fc\" starts with a hyphen"},
+    {"xn----dha", false, "U-label \"\u00fc-\" ends with a hyphen"},
+    {"xn--1ca", true, "U+00E1 (NFC)"},
+    {"xn--a-xbb", false, "'a' U+0301 is not NFC"},
+    {"xn--zva", false, "U+0378 is unassigned"},
+    {"xn--a-zhc", false, "bidi: a right-to-left label with a Latin letter"},
+    {"xn--a-0hc", false, "bidi: a left-to-right label with a Hebrew letter"},
+    {"xn--1-0hc", false, "bidi: a right-to-left label starting with a digit"},
+    {"xn--4dbc5h.xn--bcher-kva", true, "Hebrew and Latin labels (bidi is checked per label)"},
+    {"xn---fiqs8s", false, "delimiter without basic code points (Python idna accepts it)"},
+    {"xn--bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-8yf", true, "63-octet A-label"},
+    {"xn--bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-t2f", false, "64-octet A-label"},
 };
 
 TEST(HostnameTest, ChecksLabelsAndALabels) { expect_cases(is_hostname, kHostnameCases); }
@@ -841,6 +856,28 @@ TEST(HostnameTest, EnforcesLengthLimits) {
   EXPECT_FALSE(is_hostname(name)) << name.size();
   EXPECT_FALSE(is_hostname("example.com."));  // The root label's dot is not part of the name.
   EXPECT_FALSE(is_hostname(""));
+  // As many A-labels as fit in 253 octets, each checked by libidn2.
+  std::string a_labels = "xn--fiqs8s";
+  while (a_labels.size() + 11 <= 253) a_labels += ".xn--fiqs8s";
+  EXPECT_TRUE(is_hostname(a_labels)) << a_labels.size();
+  EXPECT_FALSE(is_hostname(a_labels + ".xn--fiqs8s")) << a_labels.size() + 11;
+}
+
+// libidn2's conversions are reentrant: concurrent checks agree with sequential ones.
+TEST(HostnameTest, IsThreadSafe) {
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&mismatches] {
+      for (int round = 0; round < 50; ++round) {
+        for (const format_case& c : kHostnameCases) {
+          if (is_hostname(c.input) != c.valid) ++mismatches;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 constexpr format_case kUriCases[] = {

@@ -60,6 +60,31 @@ TEST(Hostile, MebibyteStringAgainstAnUnboundedPatternUsesLinearRegex) {
   }
 }
 
+TEST(Hostile, MebibyteMemberNameAgainstPatternProperties) {
+  // valijson matches patternProperties with std::regex, which would overflow the stack here.
+  std::string error;
+  auto v = json_schema_validator::load(
+      R"({"type": "object", "properties": {"o": {"patternProperties": {"^[a-z]+$": {"type": "integer"}}}}})",
+      error);
+  ASSERT_TRUE(v) << error;
+  rapidjson::Document d(rapidjson::kObjectType);
+  rapidjson::Value inner(rapidjson::kObjectType);
+  const std::string key(1u << 20, 'k');
+  inner.AddMember(rapidjson::Value(key.c_str(), d.GetAllocator()), rapidjson::Value(1),
+                  d.GetAllocator());
+  d.AddMember("o", inner, d.GetAllocator());
+  report r;
+  v->validate(d, r);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].location, "/o");
+  EXPECT_EQ(r.errors[0].rule, "patternProperties");
+  report ok;
+  v->validate(parsed(R"({"o": {"abc": 1}})"), ok);
+  EXPECT_TRUE(ok.valid());
+  v->validate(parsed(R"({"o": {"abc": "x"}})"), ok);
+  EXPECT_FALSE(ok.valid());
+}
+
 TEST(Hostile, ObjectOrArrayWhereAFormattedStringBelongs) {
   for (const char* bad : {R"({"a": 1})", "[1, 2]", "42", "null"}) {
     auto d = parsed(application());

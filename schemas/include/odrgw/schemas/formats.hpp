@@ -4,9 +4,10 @@
 //
 // valijson 1.0 builds a std::regex per call for the formats it knows and ignores the rest, so the
 // validator checks `format` itself with these. They run on hostile input: every checker is a
-// single forward scan (O(n), no recursion), allocates nothing, throws nothing, and treats the
-// string as raw bytes (any non-ASCII byte fails every format; embedded NULs are ordinary
-// rejected bytes, not terminators).
+// single forward scan (O(n), no recursion), throws nothing, is thread-safe, and treats the string
+// as raw bytes (any non-ASCII byte fails every format; embedded NULs are ordinary rejected bytes,
+// not terminators). Only the A-label check of is_hostname and is_email allocates: it hands each
+// "xn--" label, once known to be at most 63 octets, to libidn2.
 
 #include <optional>
 #include <string_view>
@@ -59,9 +60,13 @@ bool is_uri_reference(std::string_view s) noexcept;
 bool is_email(std::string_view s) noexcept;
 
 // RFC 1123 host name: dot-separated letter/digit/hyphen labels of 1-63 octets that neither start
-// nor end with a hyphen, at most 253 octets, no trailing dot. A label starting with "xn--" must
-// also be a valid IDNA2008 A-label (RFC 5891 §5.4 with the RFC 5892 code point and context rules;
-// NFC and the RFC 5893 bidi rule are not checked).
+// nor end with a hyphen, at most 253 octets, no trailing dot. A label starting with "xn--" (in any
+// case) must also be an IDNA2008 A-label, checked with libidn2: it must decode to a U-label that
+// passes the RFC 5891 §4.2 checks (NFC, hyphens, leading combining marks, the RFC 5892 code point
+// and context rules, and the RFC 5893 bidi rule within the label) and re-encode to itself.
+// libidn2's bidi check omits RFC 5893 rule 4 (no European and Arabic-Indic digits together in a
+// right-to-left label), and its IDNA tables lag Unicode (Unicode 12 in libidn2 2.3.3), so code
+// points assigned later are rejected as unassigned.
 bool is_hostname(std::string_view s) noexcept;
 
 // Dotted quad of decimal octets 0-255 without leading zeros.
