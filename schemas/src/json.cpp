@@ -1,6 +1,8 @@
 #include <odrgw/schemas/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -129,6 +131,55 @@ long find_duplicate(const rapidjson::Value& obj, std::vector<std::string_view>& 
   return -1;
 }
 
+// UTF-8 well-formedness (Unicode 15, table 3-7): no overlongs, no surrogates, nothing above
+// U+10FFFF, no truncated sequences. ASCII is checked 8 bytes at a time, which is why this runs
+// before RapidJSON instead of its own byte-by-byte kParseValidateEncodingFlag.
+// Returns the offset of the first bad byte, or npos.
+std::size_t find_invalid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      std::uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c == 0xE0) {
+      len = 3, lo = 0xA0;
+    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+      len = 3;
+    } else if (c == 0xED) {
+      len = 3, hi = 0x9F;  // no UTF-16 surrogates
+    } else if (c == 0xF0) {
+      len = 4, lo = 0x90;
+    } else if (c >= 0xF1 && c <= 0xF3) {
+      len = 4;
+    } else if (c == 0xF4) {
+      len = 4, hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 bool check_duplicates(const rapidjson::Value& root, json_error& err) {
   std::vector<frame> frames;
   std::vector<std::string_view> scratch;
@@ -175,7 +226,15 @@ bool parse_json(std::string_view text, rapidjson::Document& doc, const json_limi
                   std::to_string(limits.max_bytes);
     return false;
   }
-  constexpr unsigned flags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  if (const std::size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
+    set_position(text, bad, err);
+    err.rule = "json-encoding";
+    err.message = "invalid UTF-8 (line " + std::to_string(err.line) + ", column " +
+                  std::to_string(err.column) + ")";
+    return false;
+  }
+  // The bytes are valid UTF-8 now; RapidJSON still checks \u escapes (lone surrogates).
+  constexpr unsigned flags = rapidjson::kParseIterativeFlag;
   rapidjson::MemoryStream ms(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
   rapidjson::Reader reader;

@@ -70,7 +70,10 @@ bool type_matches(value_type t, const rapidjson::Value& v) {
 }
 
 void check_string(const node& n, std::string_view s, const std::string& pointer, report& r) {
-  const std::size_t len = (n.min_length || n.max_length) ? utf8_length(s) : 0;
+  // Characters never outnumber bytes: count code points only when the byte length leaves doubt.
+  const bool count = (n.max_length && s.size() > *n.max_length) ||
+                     (n.min_length && s.size() >= *n.min_length && s.size() < 4 * *n.min_length);
+  const std::size_t len = count ? utf8_length(s) : s.size();
   if (n.max_length && len > *n.max_length) {
     add(r, pointer, "maxLength",
         "string is " + std::to_string(len) + " characters; at most " +
@@ -79,7 +82,7 @@ void check_string(const node& n, std::string_view s, const std::string& pointer,
   }
   if (n.min_length && len < *n.min_length)
     add(r, pointer, "minLength",
-        "string is " + std::to_string(len) + " characters; at least " +
+        "string is " + std::to_string(utf8_length(s)) + " characters; at least " +
             std::to_string(*n.min_length) + " required");
   if (n.const_value && s != *n.const_value)
     add(r, pointer, "const", quoted(s) + " is not the required value " + quoted(*n.const_value));
@@ -93,24 +96,37 @@ void check_string(const node& n, std::string_view s, const std::string& pointer,
 }
 
 void check_object(const node& n, const rapidjson::Value& v, std::string& pointer, report& r) {
-  // Which declared properties were seen; the v1 model keeps objects small, but do not assume.
-  std::vector<bool> seen(n.properties.size(), false);
+  // Which declared properties were seen: a bit mask on the stack (no allocation per object);
+  // the model keeps objects small, and larger ones fall back to a vector.
+  const std::size_t count = n.properties.size();
+  std::uint64_t seen_bits = 0;
+  std::vector<bool> seen_vec(count > 64 ? count : 0, false);
   const std::size_t base = pointer.size();
+  std::size_t next = 0;  // members usually come in schema order: try the next property first
   for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
     std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    const property* p = n.find_property(name);
+    const property* p = next < count && n.properties[next].name == name ? &n.properties[next]
+                                                                        : n.find_property(name);
     if (p == nullptr) {
       add(r, pointer, "additionalProperties", "property " + quoted(name) + " is not allowed here");
       continue;
     }
-    seen[static_cast<std::size_t>(p - n.properties.data())] = true;
+    const auto i = static_cast<std::size_t>(p - n.properties.data());
+    next = i + 1;
+    if (count > 64) {
+      seen_vec[i] = true;
+    } else {
+      seen_bits |= std::uint64_t{1} << i;
+    }
     append_pointer_token(pointer, name);
     validate_node(*p->schema, it->value, pointer, r);
     pointer.resize(base);
   }
-  for (std::size_t i = 0; i < n.properties.size(); ++i)
-    if (n.properties[i].required && !seen[i])
+  for (std::size_t i = 0; i < count; ++i) {
+    const bool seen = count > 64 ? seen_vec[i] : ((seen_bits >> i) & 1) != 0;
+    if (n.properties[i].required && !seen)
       add(r, pointer, "required", "missing required property '" + n.properties[i].name + "'");
+  }
 }
 
 void check_array(const node& n, const rapidjson::Value& v, std::string& pointer, report& r) {

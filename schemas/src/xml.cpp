@@ -259,7 +259,10 @@ std::string xml_path(const _xmlNode* node) {
     parts.push_back(std::move(part));
   }
   std::string path;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += "/" + *it;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    path += '/';
+    path += *it;
+  }
   return path;
 }
 

@@ -42,6 +42,27 @@ TEST(Json, RejectsInvalidUtf8) {
   EXPECT_EQ(parse_fails(R"(["\ud800"])").rule, "json-encoding");
 }
 
+TEST(Json, Utf8CheckFindsTheFirstBadByte) {
+  // Valid: 2-, 3- and 4-byte sequences at the edges of their ranges, long ASCII runs.
+  rapidjson::Document d;
+  json_error err;
+  const std::string ok = "[\"" + std::string(37, 'a') +
+                         "\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF"
+                         "\xEE\x80\x80\xF0\x90\x80\x80\xF4\x8F\xBF\xBF\"]";
+  EXPECT_TRUE(parse_json(ok, d, {}, err)) << err.message;
+  // Invalid: overlong, surrogate, above U+10FFFF, truncated at the end, lone continuation.
+  for (std::string_view bad : {"\xC1\xBF", "\xE0\x9F\xBF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                               "\xF5\x80\x80\x80", "\xE2\x82", "\x80"}) {
+    const std::string text = "[\"" + std::string(13, 'x') + std::string(bad) + "\"]";
+    const auto e = parse_fails(text);
+    EXPECT_EQ(e.rule, "json-encoding");
+    EXPECT_EQ(e.offset, 15u) << text;
+  }
+  // A multi-byte character straddling the 8-byte fast path is still checked.
+  const auto e = parse_fails(std::string("[\"abcde") + "\xE2\x82\"]");
+  EXPECT_EQ(e.rule, "json-encoding");
+}
+
 TEST(Json, HundredThousandDeepNestingIsRefusedWithoutRecursion) {
   std::string deep(100000, '[');
   deep += std::string(100000, ']');
