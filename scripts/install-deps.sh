@@ -14,8 +14,9 @@ packages=(
   libboost1.81-dev libboost-url1.81-dev
   rapidjson-dev libvalijson-dev libxml2-dev libxml2-utils
   libssl-dev libsqlite3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libre2-dev libidn2-dev
+  prometheus-cpp-dev  # gateway metrics (core library only)
   # tests and benchmarks
-  libgtest-dev libgmock-dev googletest libbenchmark-dev openssl
+  libgtest-dev libgmock-dev googletest libbenchmark-dev openssl sqlite3
 )
 
 missing=()

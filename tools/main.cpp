@@ -9,8 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app(
       "odrgw " ODRGW_VERSION
       " - the ODR interchange gateway.\n"
-      "Validates, translates and (in later releases) routes cross-border e-commerce dispute\n"
-      "messages in the ODR Interchange v1 format (JSON and XML). Run `odrgw COMMAND --help`.",
+      "Receives, validates, translates and audits cross-border e-commerce dispute messages in\n"
+      "the ODR Interchange v1 format (JSON and XML). Run `odrgw COMMAND --help`.",
       "odrgw");
   app.set_version_flag("--version", ODRGW_VERSION);
   app.require_subcommand(1);
@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   app.add_option("--schema-dir", g.schema_dir,
                  "Use DIR/odr-interchange-v1.json instead of the embedded v1 schemas "
                  "(env ODRGW_SCHEMA_DIR)");
-  std::vector<command> commands = {add_validate(app, g), add_translate(app, g), add_schemas(app, g),
-                                   add_adapters(app, g)};
+  std::vector<command> commands = {add_serve(app, g),   add_validate(app, g), add_translate(app, g),
+                                   add_schemas(app, g), add_adapters(app, g), add_audit(app, g)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,539 @@
+#include "service.hpp"
+
+#include <cstdio>
+#include <mutex>
+
+#include <openssl/evp.h>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <odrgw/gateway/embedded.hpp>
+#include <odrgw/gateway/problem.hpp>
+
+namespace odrgw::gateway {
+namespace asio = boost::asio;
+
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+std::string now_rfc3339() {
+  const auto now = std::chrono::system_clock::now();
+  const auto t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+response make_response(http::status status, unsigned version, std::string body,
+                       std::string_view content_type) {
+  response res{status, version};
+  res.set(http::field::server, "odrgw");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+response problem_response(const problem& p, unsigned version) {
+  return make_response(static_cast<http::status>(p.status), version, to_json(p),
+                       "application/problem+json");
+}
+
+problem simple_problem(int status, std::string type, std::string title, std::string detail) {
+  problem p;
+  p.status = status;
+  p.type = "urn:odrgw:problem:" + type;
+  p.title = std::move(title);
+  p.detail = std::move(detail);
+  return p;
+}
+
+std::string_view media_type(std::string_view content_type) {
+  const auto semi = content_type.find(';');
+  std::string_view m = content_type.substr(0, semi);
+  while (!m.empty() && m.back() == ' ') m.remove_suffix(1);
+  return m;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string json_escape(std::string_view s) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return {sb.GetString(), sb.GetSize()};
+}
+
+// Awaits a storage write: the writer thread completes it, the coroutine resumes on its own
+// executor.
+template <typename Submit, typename Result>
+asio::awaitable<Result> await_storage(Submit submit) {
+  auto initiate = [submit = std::move(submit)](auto handler) mutable {
+    auto ex = asio::get_associated_executor(handler);
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    submit([h, ex](Result r) mutable {
+      asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+    });
+  };
+  Result r = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Result)>(
+      std::move(initiate), asio::use_awaitable);
+  co_return r;
+}
+
+// A string member of an object, or "" (the message is valid here, but never trust that twice;
+// and RapidJSON 1.1's const operator[] can loop forever).
+std::string_view member(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return {};
+  const auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+const rapidjson::Value& child(const rapidjson::Value& obj, const char* key) {
+  static const rapidjson::Value null;
+  if (!obj.IsObject()) return null;
+  const auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? null : it->value;
+}
+
+}  // namespace
+
+struct service::outcome {
+  std::string route = "other";
+  std::string partner;
+  std::string message_id;
+};
+
+service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> set,
+                 std::unique_ptr<storage> store, pii_key key)
+    : cfg_(cfg),
+      set_(std::move(set)),
+      adapters_(adapters::registry::builtin(set_)),
+      store_(std::move(store)),
+      key_(std::move(key)) {
+  for (const auto& p : cfg_.partners) {
+    if (!p.api_key_sha256.empty()) by_key_[p.api_key_sha256] = &p;
+    if (!p.client_cert_sha256.empty()) by_cert_[p.client_cert_sha256] = &p;
+  }
+  for (const auto& f : embedded::gateway::files())
+    if (f.path == "openapi.json") openapi_ = std::string(f.data);
+}
+
+service::~service() = default;
+
+const partner_config* service::authenticate(const request& req, const peer_info& peer) const {
+  // A client certificate that a configured partner owns identifies that partner (mutual TLS).
+  if (!peer.client_cert_sha256.empty())
+    if (auto it = by_cert_.find(peer.client_cert_sha256); it != by_cert_.end()) return it->second;
+  const auto auth = req[http::field::authorization];
+  constexpr std::string_view bearer = "Bearer ";
+  if (auth.size() <= bearer.size() || !iequals(auth.substr(0, bearer.size()), bearer))
+    return nullptr;
+  // Only the key's hash is configured; the key itself is never stored or logged.
+  const auto it = by_key_.find(sha256_hex(auth.substr(bearer.size())));
+  return it == by_key_.end() ? nullptr : it->second;
+}
+
+response service::transport_error(int status, std::string_view detail, unsigned version,
+                                  bool keep_alive) {
+  problem p;
+  switch (status) {
+    case 413:
+      p = simple_problem(413, "too-large", "The request body is too large", std::string(detail));
+      break;
+    case 431:
+      p = simple_problem(431, "headers-too-large", "The request headers are too large",
+                         std::string(detail));
+      break;
+    default:
+      p = simple_problem(400, "bad-request", "The HTTP request could not be read",
+                         std::string(detail));
+  }
+  auto res = problem_response(p, version);
+  res.keep_alive(keep_alive);
+  metrics_.count_request("transport", status);
+  return res;
+}
+
+asio::awaitable<response> service::handle(request req, const peer_info& peer) {
+  const auto start = std::chrono::steady_clock::now();
+  outcome out;
+  response res;
+  const std::string target(req.target());
+  const std::string path = target.substr(0, target.find('?'));
+  const auto method = req.method();
+  auto not_allowed = [&](std::string_view allow) {
+    auto r = problem_response(simple_problem(405, "method-not-allowed", "Method not allowed",
+                                             std::string(req.method_string()) +
+                                                 " is not "
+                                                 "supported on " +
+                                                 path),
+                              req.version());
+    r.set(http::field::allow, allow);
+    return r;
+  };
+
+  if (path == "/v1/messages") {
+    out.route = "/v1/messages";
+    if (method == http::verb::post) {
+      res = co_await post_message(req, peer, out);
+    } else {
+      res = not_allowed("POST");
+    }
+  } else if (path.starts_with("/v1/cases/")) {
+    out.route = "/v1/cases/{caseId}";
+    if (method == http::verb::get) {
+      res = co_await get_case(req, peer, std::string_view(path).substr(10), out);
+    } else {
+      res = not_allowed("GET");
+    }
+  } else if (path == "/v1/schemas" || path.starts_with("/v1/schemas/")) {
+    out.route = path == "/v1/schemas" ? "/v1/schemas" : "/v1/schemas/{file}";
+    res = method == http::verb::get
+              ? get_schema(req, path == "/v1/schemas" ? "" : std::string_view(path).substr(12))
+              : not_allowed("GET");
+  } else if (path == "/healthz") {
+    out.route = path;
+    res =
+        make_response(http::status::ok, req.version(), "{\"status\":\"ok\"}\n", "application/json");
+  } else if (path == "/readyz") {
+    out.route = path;
+    const bool ok = store_->ready();
+    res = make_response(ok ? http::status::ok : http::status::service_unavailable, req.version(),
+                        ok ? "{\"status\":\"ready\"}\n" : "{\"status\":\"storage unavailable\"}\n",
+                        "application/json");
+  } else if (path == "/metrics") {
+    out.route = path;
+    res = make_response(http::status::ok, req.version(), metrics_.render(), metrics::content_type);
+  } else if (path == "/openapi.json") {
+    out.route = path;
+    res = make_response(http::status::ok, req.version(), openapi_, "application/json");
+  } else {
+    res = problem_response(
+        simple_problem(404, "not-found", "No such resource", "nothing is served at " + path),
+        req.version());
+  }
+  res.keep_alive(req.keep_alive());
+  log(req, res, out, start);
+  co_return res;
+}
+
+asio::awaitable<response> service::post_message(const request& req, const peer_info& peer,
+                                                outcome& out) {
+  const unsigned v = req.version();
+  const partner_config* partner = authenticate(req, peer);
+  // Every exchange is audited, rejected ones too: the body sealed (it may hold personal data in
+  // a shape we could not read), its hash and size in clear.
+  auto audit_rejected = [&](const problem& p) -> asio::awaitable<void> {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    auto str = [&](std::string_view s) {
+      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+    };
+    d.AddMember("method", str(req.method_string()), a);
+    d.AddMember("target", str(req.target()), a);
+    d.AddMember("peer", str(peer.address), a);
+    d.AddMember("contentType", str(req[http::field::content_type]), a);
+    d.AddMember("bodySha256", str(sha256_hex(req.body())), a);
+    d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
+    d.AddMember("bodySealed", str(key_.seal(req.body())), a);
+    d.AddMember("status", p.status, a);
+    d.AddMember("problem", str(p.type), a);
+    audit_entry e;
+    e.kind = "rejected";
+    e.partner = partner ? partner->id : "";
+    e.data_json = schemas::to_json_string(d);
+    // Named locals, never temporaries inside a co_await expression: GCC 12 relocates such
+    // temporaries in coroutine frames bitwise (seen: a std::string freed at a frame address).
+    auto entry = std::make_shared<audit_entry>(std::move(e));
+    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
+        [this, entry](std::function<void(std::optional<audit_record>)> done) {
+          store_->append_audit(std::move(*entry), std::move(done));
+        };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto rec =
+        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
+    (void)rec;
+    metrics_.observe_audit_append(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  auto reject = [&](problem p) -> asio::awaitable<response> {
+    co_await audit_rejected(p);
+    auto r = problem_response(p, v);
+    if (p.status == 401) r.set(http::field::www_authenticate, "Bearer realm=\"odrgw\"");
+    co_return r;
+  };
+
+  if (partner == nullptr)
+    co_return co_await reject(simple_problem(
+        401, "unauthenticated", "Authentication required",
+        "send Authorization: Bearer <api key>, or a client certificate a partner owns"));
+  out.partner = partner->id;
+  if (partner->role == "auditor" || partner->role == "admin")
+    co_return co_await reject(
+        simple_problem(403, "forbidden", "Not allowed for this partner",
+                       "partners with role " + partner->role + " do not send dispute messages"));
+
+  const auto mt = media_type(req[http::field::content_type]);
+  const bool json = iequals(mt, "application/json");
+  const bool xml = iequals(mt, "application/xml") || iequals(mt, "text/xml");
+  if (!json && !xml)
+    co_return co_await reject(
+        simple_problem(415, "unsupported-media-type", "Unsupported media type",
+                       "send application/json or application/xml, not '" + std::string(mt) + "'"));
+  // Canonical partners may use either encoding; other dialects have exactly one.
+  const bool canonical =
+      partner->dialect == "canonical-json" || partner->dialect == "canonical-xml";
+  const adapters::adapter* adapter = canonical
+                                         ? adapters_.find(json ? "canonical-json" : "canonical-xml")
+                                         : adapters_.find(partner->dialect);
+  if (adapter == nullptr)
+    co_return co_await reject(simple_problem(500, "configuration", "Partner misconfigured",
+                                             "unknown dialect " + partner->dialect));
+  if ((adapter->encoding() == schemas::encoding::json) != json)
+    co_return co_await reject(
+        simple_problem(415, "unsupported-media-type", "Unsupported media type",
+                       "dialect " + std::string(adapter->id()) + " is " +
+                           std::string(schemas::to_string(adapter->encoding()))));
+
+  rapidjson::Document msg;
+  schemas::report r;
+  if (!adapter->to_canonical(req.body(), msg, r)) {
+    for (const auto& e : r.errors) metrics_.count_validation_failure(r.message_type, e.rule);
+    co_return co_await reject(problem_from_report(r));
+  }
+  out.message_id = member(msg, "messageId");
+  const std::string type(member(msg, "messageType"));
+
+  // Who may say what: a partner speaks as itself, and a merchant's or platform's system also for
+  // the consumers who use it (consumers have no system of their own); gateway events come from
+  // the gateway only.
+  const auto& sender = child(msg, "sender");
+  const bool as_itself = member(sender, "partyId") == partner->id;
+  const bool for_consumer = member(sender, "role") == "consumer" &&
+                            (partner->role == "merchant" || partner->role == "platform");
+  if (!as_itself && !for_consumer)
+    co_return co_await reject(
+        simple_problem(403, "forbidden", "Sender mismatch",
+                       "sender.partyId must be your partner id '" + partner->id +
+                           "' (merchant and platform systems may also send for consumers)"));
+  if (type == "stage.changed" || type == "deadline.notice")
+    co_return co_await reject(simple_problem(403, "forbidden", "Not allowed for this partner",
+                                             type + " is emitted by the gateway only"));
+  const std::string case_id(member(msg, "caseId"));
+  if (!case_id.empty()) {
+    auto view = store_->get_case(case_id);
+    if (!view)
+      co_return co_await reject(
+          simple_problem(404, "unknown-case", "No such case", "case " + case_id + " is unknown"));
+    if (std::find(view->parties.begin(), view->parties.end(), partner->id) == view->parties.end())
+      co_return co_await reject(simple_problem(403, "forbidden", "Not a party to this case",
+                                               partner->id + " is not a party to " + case_id));
+  } else if (type != "dispute.application") {
+    co_return co_await reject(
+        simple_problem(422, "schema-invalid", "caseId required", type + " must name its caseId"));
+  }
+
+  inbound_message in;
+  in.sender_party = partner->id;
+  in.message_id = out.message_id;
+  in.message_type = type;
+  in.case_id = case_id;
+  in.proceeding_id = member(msg, "proceedingId");
+  in.body_sha256 = sha256_hex(req.body());
+  protect(*set_->model().find(type)->root, msg, msg.GetAllocator(), key_);
+  in.canonical_json = schemas::to_json_string(msg);
+  {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    auto str = [&](std::string_view s) {
+      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+    };
+    d.AddMember("method", str(req.method_string()), a);
+    d.AddMember("target", str(req.target()), a);
+    d.AddMember("peer", str(peer.address), a);
+    d.AddMember("contentType", str(req[http::field::content_type]), a);
+    d.AddMember("dialect", str(adapter->id()), a);
+    d.AddMember("bodySha256", str(in.body_sha256), a);
+    d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
+    d.AddMember("verdict", "accepted", a);
+    in.audit_json = schemas::to_json_string(d);
+  }
+  auto job = std::make_shared<inbound_message>(std::move(in));
+  std::function<void(std::function<void(store_result)>)> submit =
+      [this, job](std::function<void(store_result)> done) {
+        store_->store_message(std::move(*job), std::move(done));
+      };
+  const auto t0 = std::chrono::steady_clock::now();
+  store_result sr = co_await await_storage<decltype(submit), store_result>(std::move(submit));
+  metrics_.observe_audit_append(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+  switch (sr.status) {
+    case store_status::stored:
+    case store_status::replay: {
+      rapidjson::Document d(rapidjson::kObjectType);
+      auto& a = d.GetAllocator();
+      auto str = [&](const std::string& s) {
+        return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
+      };
+      d.AddMember("receiptId", str(sr.rec.receipt_id), a);
+      d.AddMember("messageId", str(sr.rec.message_id), a);
+      d.AddMember("caseId", str(sr.rec.case_id), a);
+      d.AddMember("proceedingId", str(sr.rec.proceeding_id), a);
+      d.AddMember("receivedAt", str(sr.rec.received_at), a);
+      d.AddMember("auditSeq", static_cast<int64_t>(sr.rec.audit_seq), a);
+      d.AddMember("auditHash", str(sr.rec.audit_hash), a);
+      co_return make_response(
+          sr.status == store_status::stored ? http::status::accepted : http::status::ok, v,
+          schemas::to_json_string(d) + "\n", "application/json");
+    }
+    case store_status::conflict:
+      co_return co_await reject(simple_problem(409, "conflict", "messageId already used",
+                                               "messageId " + out.message_id +
+                                                   " was already received from " + partner->id +
+                                                   " with a different body"));
+    case store_status::unknown_case:
+      co_return co_await reject(
+          simple_problem(404, "unknown-case", "No such case", "case " + case_id + " is unknown"));
+    case store_status::failed:
+      break;
+  }
+  // Nothing was acknowledged: the sender may retry with the same messageId.
+  co_return problem_response(simple_problem(503, "storage", "Not stored",
+                                            "the message could not be stored durably; retry "
+                                            "with the same messageId"),
+                             v);
+}
+
+asio::awaitable<response> service::get_case(const request& req, const peer_info& peer,
+                                            std::string_view case_id, outcome& out) {
+  const unsigned v = req.version();
+  const partner_config* partner = authenticate(req, peer);
+  if (partner == nullptr) {
+    auto r = problem_response(simple_problem(401, "unauthenticated", "Authentication required",
+                                             "send Authorization: Bearer <api key>"),
+                              v);
+    r.set(http::field::www_authenticate, "Bearer realm=\"odrgw\"");
+    co_return r;
+  }
+  out.partner = partner->id;
+  auto view = store_->get_case(std::string(case_id));
+  const bool oversight = partner->role == "auditor" || partner->role == "admin";
+  const bool party = view && std::find(view->parties.begin(), view->parties.end(), partner->id) !=
+                                 view->parties.end();
+  // Unknown and not-yours look the same, so case ids cannot be probed.
+  if (!view || (!party && !oversight))
+    co_return problem_response(simple_problem(404, "unknown-case", "No such case",
+                                              "no case " + std::string(case_id) + " for you"),
+                               v);
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  auto str = [&](const std::string& s) {
+    return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
+  };
+  d.AddMember("caseId", str(view->case_id), a);
+  d.AddMember("state", str(view->state), a);
+  d.AddMember("createdAt", str(view->created_at), a);
+  rapidjson::Value parties(rapidjson::kArrayType);
+  for (const auto& p : view->parties) parties.PushBack(str(p), a);
+  d.AddMember("parties", parties, a);
+  rapidjson::Value messages(rapidjson::kArrayType);
+  for (const auto& m : view->messages) {
+    rapidjson::Value o(rapidjson::kObjectType);
+    o.AddMember("messageId", str(m.message_id), a);
+    o.AddMember("messageType", str(m.message_type), a);
+    o.AddMember("sender", str(m.sender_party), a);
+    o.AddMember("receivedAt", str(m.received_at), a);
+    rapidjson::Document body;
+    schemas::json_error err;
+    if (schemas::parse_json(m.canonical_json, body, {}, err)) {
+      // Personal data is shown to the case's parties only (ODR-SI 5.5); oversight sees it redacted.
+      reveal(body, body.GetAllocator(), party ? &key_ : nullptr);
+      o.AddMember("message", rapidjson::Value(body, a), a);
+    }
+    messages.PushBack(o, a);
+  }
+  d.AddMember("messages", messages, a);
+  co_return make_response(http::status::ok, v, schemas::to_json_string(d) + "\n",
+                          "application/json");
+}
+
+response service::get_schema(const request& req, std::string_view name) {
+  const unsigned v = req.version();
+  if (name.empty()) {
+    rapidjson::Document d(rapidjson::kArrayType);
+    auto& a = d.GetAllocator();
+    for (const auto& m : set_->model().messages()) {
+      rapidjson::Value o(rapidjson::kObjectType);
+      auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), a); };
+      o.AddMember("messageType", str(m.type), a);
+      o.AddMember("clause", str(m.clause), a);
+      o.AddMember("json", str("/v1/schemas/" + m.type + ".json"), a);
+      o.AddMember("xsd", str("/v1/schemas/" + m.type + ".xsd"), a);
+      d.PushBack(o, a);
+    }
+    return make_response(http::status::ok, v, schemas::to_json_string(d) + "\n",
+                         "application/json");
+  }
+  const std::string n(name);
+  if (n.ends_with(".json"))
+    if (const auto* t = set_->json_schema_text(n.substr(0, n.size() - 5)))
+      return make_response(http::status::ok, v, *t, "application/schema+json");
+  if (n.ends_with(".xsd"))
+    if (const auto* t = set_->xsd_text(n.substr(0, n.size() - 4)))
+      return make_response(http::status::ok, v, *t, "application/xml");
+  return problem_response(
+      simple_problem(404, "not-found", "No such schema", "GET /v1/schemas lists the message types"),
+      v);
+}
+
+void service::log(const request& req, const response& res, const outcome& out,
+                  std::chrono::steady_clock::time_point start) const {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int status = static_cast<int>(res.result_int());
+  metrics_.count_request(out.route, status);
+  metrics_.observe_request(out.route, seconds);
+  // One JSON line per request; never headers, bodies or keys.
+  char ms[32];
+  std::snprintf(ms, sizeof ms, "%.3f", seconds * 1000);
+  std::string line = "{\"time\":\"" + now_rfc3339() + "\",\"partner\":" + json_escape(out.partner) +
+                     ",\"method\":" + json_escape(req.method_string()) +
+                     ",\"route\":" + json_escape(out.route) +
+                     ",\"status\":" + std::to_string(status) + ",\"latencyMs\":" + ms +
+                     ",\"messageId\":" + json_escape(out.message_id) + "}\n";
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace odrgw::gateway

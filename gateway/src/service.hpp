@@ -1,0 +1,65 @@
+#pragma once
+// The gateway's request handling, independent of the transport (plain or TLS).
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+
+#include <odrgw/adapters/adapter.hpp>
+#include <odrgw/gateway/config.hpp>
+#include <odrgw/gateway/metrics.hpp>
+#include <odrgw/gateway/pii.hpp>
+#include <odrgw/gateway/storage.hpp>
+#include <odrgw/schemas/validator.hpp>
+
+namespace odrgw::gateway {
+
+namespace http = boost::beast::http;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+// What the transport knows about the connection.
+struct peer_info {
+  std::string address;             // remote IP
+  std::string client_cert_sha256;  // hex of the DER client certificate (TLS with client_ca), or ""
+};
+
+class service {
+ public:
+  service(const config& cfg, std::shared_ptr<const schemas::schema_set> set,
+          std::unique_ptr<storage> store, pii_key key);
+  ~service();
+
+  boost::asio::awaitable<response> handle(request req, const peer_info& peer);
+  // A response for a request the transport could not read (413, 431, 400).
+  response transport_error(int status, std::string_view detail, unsigned version, bool keep_alive);
+
+  metrics& stats() noexcept { return metrics_; }
+  storage& store() noexcept { return *store_; }
+
+ private:
+  struct outcome;
+  const partner_config* authenticate(const request& req, const peer_info& peer) const;
+  boost::asio::awaitable<response> post_message(const request& req, const peer_info& peer,
+                                                outcome& out);
+  boost::asio::awaitable<response> get_case(const request& req, const peer_info& peer,
+                                            std::string_view case_id, outcome& out);
+  response get_schema(const request& req, std::string_view name);
+  void log(const request& req, const response& res, const outcome& out,
+           std::chrono::steady_clock::time_point start) const;
+
+  const config& cfg_;
+  std::shared_ptr<const schemas::schema_set> set_;
+  adapters::registry adapters_;
+  std::unique_ptr<storage> store_;
+  pii_key key_;
+  metrics metrics_;
+  std::map<std::string, const partner_config*> by_key_;   // api_key_sha256 -> partner
+  std::map<std::string, const partner_config*> by_cert_;  // client_cert_sha256 -> partner
+  std::string openapi_;
+};
+
+}  // namespace odrgw::gateway

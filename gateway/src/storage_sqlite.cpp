@@ -1,0 +1,1324 @@
+// SQLite (WAL) storage with group commit and the tamper-evident audit chain.
+//
+// One writer thread owns the write connection. store_message/append_audit parse and pre-serialise
+// their input on the caller's thread, then queue a job. The writer takes up to max_batch jobs, runs
+// them in one BEGIN IMMEDIATE ... COMMIT (each job inside its own SAVEPOINT, so one bad job does
+// not sink the others), and only after COMMIT has returned (synchronous=FULL: the WAL is fsynced)
+// completes every job. If the commit fails, every job of the batch completes as `failed`.
+// Reads (get_case, ready) use a small pool of separate connections. See docs/audit.md.
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <initializer_list>
+#include <mutex>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include <odrgw/gateway/storage.hpp>
+
+#include "storage_internal.hpp"
+
+namespace odrgw::gateway {
+namespace detail {
+
+// ---- bytes and time -------------------------------------------------------------------------
+
+std::string to_hex(const std::uint8_t* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    s[2 * i] = digits[p[i] >> 4];
+    s[2 * i + 1] = digits[p[i] & 0xF];
+  }
+  return s;
+}
+
+namespace {
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+bool from_hex32(std::string_view hex, digest& out) noexcept {
+  if (hex.size() != 64) return false;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = hex_value(hex[2 * i]);
+    const int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+namespace {
+struct md_ctx_deleter {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+using md_ctx = std::unique_ptr<EVP_MD_CTX, md_ctx_deleter>;
+
+digest sha256_parts(std::string_view a, std::string_view b) {
+  // One context per thread, reused: EVP_MD_CTX_new + fetch per call costs more than the hash.
+  thread_local md_ctx ctx(EVP_MD_CTX_new());
+  digest d{};
+  unsigned int len = 0;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), a.data(), a.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), b.data(), b.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), d.data(), &len) != 1 || len != d.size())
+    throw std::runtime_error("OpenSSL SHA-256 failed");
+  return d;
+}
+}  // namespace
+
+digest sha256(std::string_view data) { return sha256_parts({}, data); }
+
+digest chain_hash(const digest& prev, std::string_view data) {
+  return sha256_parts(std::string_view(reinterpret_cast<const char*>(prev.data()), prev.size()),
+                      data);
+}
+
+std::string uuid_v4() {
+  std::uint8_t b[16];
+  if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  const std::string h = to_hex(b, sizeof b);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string format_utc_ms(clock::time_point t) {
+  return format_utc_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+std::string format_utc_ms(std::int64_t unix_ms) {
+  std::int64_t secs = unix_ms / 1000;
+  std::int64_t rem = unix_ms % 1000;
+  if (rem < 0) {
+    rem += 1000;
+    --secs;
+  }
+  const std::time_t tt = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(rem));
+  return buf;
+}
+
+int utc_year(clock::time_point t) {
+  const std::time_t tt = clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return tm.tm_year + 1900;
+}
+
+namespace {
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) noexcept {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+}  // namespace
+
+std::optional<std::string> normalise_rfc3339(std::string_view s) {
+  int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+  if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+      !digits(s, 8, 2, d))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1) return std::nullopt;
+  static constexpr int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > mdays[mo - 1] + (mo == 2 && leap ? 1 : 0)) return std::nullopt;
+  std::int64_t offset_min = 0;
+  if (s.size() > 10) {
+    const char t = s[10];
+    if (t != 'T' && t != 't' && t != ' ') return std::nullopt;
+    if (!digits(s, 11, 2, h) || s.size() < 19 || s[13] != ':' || !digits(s, 14, 2, mi) ||
+        s[16] != ':' || !digits(s, 17, 2, sec))
+      return std::nullopt;
+    if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    if (sec == 60) {  // a leap second: the last millisecond of the minute
+      sec = 59;
+      ms = 999;
+    }
+    std::size_t p = 19;
+    if (p < s.size() && s[p] == '.') {
+      ++p;
+      const std::size_t start = p;
+      int scale = 100;
+      int frac = 0;
+      while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+        frac += (s[p] - '0') * scale;
+        scale /= 10;
+        ++p;
+      }
+      if (p == start) return std::nullopt;
+      if (ms == 0) ms = frac;
+    }
+    if (p >= s.size()) return std::nullopt;
+    if (s[p] == 'Z' || s[p] == 'z') {
+      if (p + 1 != s.size()) return std::nullopt;
+    } else if (s[p] == '+' || s[p] == '-') {
+      int oh, om;
+      if (p + 6 != s.size() || !digits(s, p + 1, 2, oh) || s[p + 3] != ':' ||
+          !digits(s, p + 4, 2, om) || oh > 23 || om > 59)
+        return std::nullopt;
+      offset_min = (s[p] == '+' ? 1 : -1) * (oh * 60 + om);
+    } else {
+      return std::nullopt;
+    }
+  }
+  const std::int64_t secs =
+      days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
+      mi * 60 + sec - offset_min * 60;
+  return format_utc_ms(secs * 1000 + ms);
+}
+
+// ---- the audit chain -------------------------------------------------------------------------
+
+std::string compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+namespace {
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// The canonical serialisation with `data` given as its compact RapidJSON text.
+std::string audit_canonical_text(std::int64_t seq, std::string_view recorded_at,
+                                 std::string_view kind, std::string_view partner,
+                                 std::string_view message_id, std::string_view case_id,
+                                 std::string_view data_compact) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("seq");
+  w.Int64(seq);
+  w.Key("recordedAt");
+  write_string(w, recorded_at);
+  w.Key("kind");
+  write_string(w, kind);
+  w.Key("partner");
+  write_string(w, partner);
+  w.Key("messageId");
+  write_string(w, message_id);
+  w.Key("caseId");
+  write_string(w, case_id);
+  w.EndObject();
+  std::string out(sb.GetString(), sb.GetSize() - 1);  // without the closing brace
+  out.reserve(out.size() + data_compact.size() + 10);
+  out += ",\"data\":";
+  out += data_compact;
+  out += '}';
+  return out;
+}
+}  // namespace
+
+std::string audit_canonical(std::int64_t seq, std::string_view recorded_at, std::string_view kind,
+                            std::string_view partner, std::string_view message_id,
+                            std::string_view case_id, const rapidjson::Value& data) {
+  return audit_canonical_text(seq, recorded_at, kind, partner, message_id, case_id, compact(data));
+}
+
+// ---- SQLite ----------------------------------------------------------------------------------
+
+db::db(const std::string& path, int flags) {
+  sqlite3* h = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &h, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = h ? sqlite3_errmsg(h) : sqlite3_errstr(rc);
+    sqlite3_close_v2(h);
+    throw sqlite_error("cannot open SQLite database " + path + ": " + msg, rc);
+  }
+  sqlite3_extended_result_codes(h, 1);
+  h_ = h;
+}
+
+db::~db() { close(); }
+
+db& db::operator=(db&& o) noexcept {
+  if (this != &o) {
+    close();
+    h_ = o.h_;
+    o.h_ = nullptr;
+  }
+  return *this;
+}
+
+void db::close() noexcept {
+  if (h_) {
+    sqlite3_close_v2(h_);
+    h_ = nullptr;
+  }
+}
+
+void db::exec(const char* sql, const char* context) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(h_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw sqlite_error(std::string(context ? context : sql) + ": " + msg, rc);
+  }
+}
+
+bool db::try_exec(const char* sql) noexcept {
+  return sqlite3_exec(h_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+stmt::stmt(const db& d, const char* sql) : db_(d.get()) {
+  const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr);
+  if (rc != SQLITE_OK)
+    throw sqlite_error(std::string("prepare \"") + sql + "\": " + sqlite3_errmsg(db_), rc);
+}
+
+stmt::~stmt() { sqlite3_finalize(s_); }
+
+stmt& stmt::operator=(stmt&& o) noexcept {
+  if (this != &o) {
+    sqlite3_finalize(s_);
+    s_ = o.s_;
+    db_ = o.db_;
+    o.s_ = nullptr;
+  }
+  return *this;
+}
+
+stmt& stmt::bind(int i, std::string_view text) {
+  const int rc =
+      sqlite3_bind_text64(s_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  if (rc != SQLITE_OK) throw sqlite_error(std::string("bind: ") + sqlite3_errmsg(db_), rc);
+  return *this;
+}
+
+stmt& stmt::bind(int i, std::int64_t v) {
+  const int rc = sqlite3_bind_int64(s_, i, v);
+  if (rc != SQLITE_OK) throw sqlite_error(std::string("bind: ") + sqlite3_errmsg(db_), rc);
+  return *this;
+}
+
+stmt& stmt::bind_null(int i) {
+  const int rc = sqlite3_bind_null(s_, i);
+  if (rc != SQLITE_OK) throw sqlite_error(std::string("bind: ") + sqlite3_errmsg(db_), rc);
+  return *this;
+}
+
+bool stmt::step() {
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  std::string msg = sqlite3_errmsg(db_);
+  const char* sql = sqlite3_sql(s_);
+  sqlite3_reset(s_);
+  throw sqlite_error(std::string(sql ? sql : "statement") + ": " + msg, rc);
+}
+
+void stmt::run() {
+  step();
+  reset();
+}
+
+void stmt::reset() noexcept {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+}
+
+std::string_view stmt::text(int col) const noexcept {
+  const auto* p = sqlite3_column_text(s_, col);
+  const int n = sqlite3_column_bytes(s_, col);
+  if (p == nullptr) return {};
+  return std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
+}
+
+db open_for_audit(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw std::runtime_error("cannot open audit database " + path + ": no such file");
+  db d(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(d.get(), 10000);
+  try {
+    stmt s(d, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit'");
+    if (!s.step() || s.int64(0) != 1)
+      throw std::runtime_error("not an odrgw database (no audit table)");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot read audit database " + path + ": " + e.what());
+  }
+  return d;
+}
+
+}  // namespace detail
+
+// ---- the storage -----------------------------------------------------------------------------
+
+store_result storage::store_message_sync(inbound_message m) {
+  std::promise<store_result> p;
+  auto f = p.get_future();
+  store_message(std::move(m), [&p](store_result r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+std::optional<audit_record> storage::append_audit_sync(audit_entry e) {
+  std::promise<std::optional<audit_record>> p;
+  auto f = p.get_future();
+  append_audit(std::move(e), [&p](std::optional<audit_record> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+namespace {
+
+using namespace detail;
+constexpr int schema_version = 1;
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE meta(
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE cases(
+  case_id    TEXT PRIMARY KEY,
+  year       INTEGER NOT NULL,
+  number     INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  state      TEXT NOT NULL DEFAULT 'filed',
+  UNIQUE(year, number)
+);
+CREATE TABLE audit(
+  seq         INTEGER PRIMARY KEY,
+  recorded_at TEXT NOT NULL,
+  kind        TEXT NOT NULL,
+  partner     TEXT NOT NULL,
+  message_id  TEXT NOT NULL,
+  case_id     TEXT NOT NULL,
+  data_json   TEXT NOT NULL,
+  prev_hash   TEXT NOT NULL,
+  hash        TEXT NOT NULL
+);
+CREATE INDEX audit_by_case ON audit(case_id, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE messages(
+  id             INTEGER PRIMARY KEY,
+  sender_party   TEXT NOT NULL,
+  message_id     TEXT NOT NULL,
+  message_type   TEXT NOT NULL,
+  case_id        TEXT NOT NULL REFERENCES cases(case_id),
+  proceeding_id  TEXT NOT NULL,
+  body_sha256    TEXT NOT NULL,
+  canonical_json TEXT NOT NULL,
+  received_at    TEXT NOT NULL,
+  audit_seq      INTEGER NOT NULL,
+  receipt        TEXT NOT NULL,
+  UNIQUE(sender_party, message_id)
+);
+CREATE INDEX messages_by_case ON messages(case_id, id);
+CREATE TABLE case_parties(
+  id      INTEGER PRIMARY KEY,
+  case_id TEXT NOT NULL REFERENCES cases(case_id),
+  party   TEXT NOT NULL,
+  UNIQUE(case_id, party)
+);
+)sql";
+
+void configure_connection(db& d) {
+  sqlite3_busy_timeout(d.get(), 5000);
+  d.exec("PRAGMA foreign_keys = ON", "enable foreign keys");
+  d.exec("PRAGMA synchronous = FULL", "set synchronous=FULL");
+}
+
+// A compact JSON object split into top-level members, with slots for caseId and proceedingId.
+// Assembling "{" + members joined by "," + "}" gives exactly RapidJSON Writer's output for the
+// object with those members, so the slots can be filled on the writer thread without re-parsing.
+struct member_list {
+  std::vector<std::string> members;  // "\"name\":value" fragments; empty string = a slot
+  std::size_t case_slot = 0, proceeding_slot = 0;
+
+  std::string assemble(std::string_view case_id, std::string_view proceeding_id) const {
+    std::string out;
+    std::size_t n = 2;
+    for (const auto& m : members) n += m.size() + 1;
+    out.reserve(n + case_id.size() + proceeding_id.size() + 40);
+    out += '{';
+    bool first = true;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      std::string frag;
+      const std::string* m = &members[i];
+      if (i == case_slot || i == proceeding_slot) {
+        const std::string_view v = i == case_slot ? case_id : proceeding_id;
+        if (v.empty()) continue;
+        frag = member_fragment(i == case_slot ? "caseId" : "proceedingId", v);
+        m = &frag;
+      }
+      if (!first) out += ',';
+      first = false;
+      out += *m;
+    }
+    out += '}';
+    return out;
+  }
+
+  static std::string member_fragment(std::string_view name, std::string_view value) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+    w.EndObject();
+    return std::string(sb.GetString() + 1, sb.GetSize() - 2);
+  }
+};
+
+std::string member_fragment(const rapidjson::Value& name, const rapidjson::Value& value) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key(name.GetString(), name.GetStringLength());
+  value.Accept(w);
+  w.EndObject();
+  return std::string(sb.GetString() + 1, sb.GetSize() - 2);
+}
+
+std::string string_member(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+struct store_job {
+  inbound_message m;
+  std::function<void(store_result)> done;
+  std::string input_error;         // found while preparing: the job fails without touching the db
+  member_list canonical;           // the canonical message, ready for its caseId/proceedingId
+  std::string json_proceeding_id;  // proceedingId as the message itself carries it
+  std::string envelope_sender, envelope_recipient;
+  std::string audit_prefix;  // audit_json compact without its closing brace ("{" when empty)
+  store_result result;
+};
+
+struct audit_job {
+  audit_entry e;
+  std::function<void(std::optional<audit_record>)> done;
+  std::string input_error;
+  std::optional<audit_record> result;
+};
+
+// ready()'s probe: an empty write transaction through the writer, batched with whatever else is
+// queued. It proves what a store needs: the writer runs and gets the write lock and a commit.
+struct probe_job {
+  std::function<void(bool)> done;
+  std::string input_error;  // always empty
+  bool result = false;
+};
+
+using job = std::variant<store_job, audit_job, probe_job>;
+
+// The head of the chain as the current transaction sees it.
+struct chain_head {
+  std::int64_t seq = 0;
+  digest hash{};
+};
+
+class sqlite_storage final : public storage {
+ public:
+  explicit sqlite_storage(const sqlite_options& o) : opts_(o) {
+    if (opts_.max_batch == 0) opts_.max_batch = 1;
+    namespace fs = std::filesystem;
+    if (opts_.path.empty()) throw std::runtime_error("storage: no SQLite path configured");
+    const fs::path p(opts_.path);
+    if (p.has_parent_path()) {
+      std::error_code ec;
+      fs::create_directories(p.parent_path(), ec);
+      if (ec)
+        throw std::runtime_error("storage: cannot create directory " + p.parent_path().string() +
+                                 ": " + ec.message());
+    }
+    try {
+      wdb_ = db(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+      sqlite3_busy_timeout(wdb_.get(), 5000);
+      // page_size only takes effect before the first table exists (and before WAL is enabled).
+      wdb_.exec("PRAGMA page_size = 16384", "set page_size");
+      stmt jm(wdb_, "PRAGMA journal_mode = WAL");
+      if (!jm.step() || jm.text(0) != "wal")
+        throw std::runtime_error("storage: " + opts_.path + ": cannot switch to WAL mode (got " +
+                                 jm.str(0) + ")");
+      jm = stmt();
+      configure_connection(wdb_);
+      // Checkpoints run on their own thread and connection (below), not inside a commit.
+      wdb_.exec("PRAGMA wal_autocheckpoint = 0", "disable auto-checkpoint");
+      wdb_.exec("PRAGMA journal_size_limit = 67108864", "set journal_size_limit");
+      migrate();
+      prepare();
+    } catch (const std::exception& e) {
+      wdb_.close();
+      const std::string what = e.what();
+      throw std::runtime_error(what.find(opts_.path) == std::string::npos
+                                   ? "storage: " + opts_.path + ": " + what
+                                   : what);
+    }
+    sqlite3_wal_hook(wdb_.get(), &sqlite_storage::wal_hook, this);
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
+    writer_ = std::thread([this] { run(); });
+  }
+
+  ~sqlite_storage() override { close(); }
+
+  void store_message(inbound_message m, std::function<void(store_result)> done) override {
+    store_job j;
+    j.m = std::move(m);
+    j.done = std::move(done);
+    prepare_store(j);
+    enqueue(job(std::move(j)));
+  }
+
+  void append_audit(audit_entry e, std::function<void(std::optional<audit_record>)> done) override {
+    audit_job j;
+    j.e = std::move(e);
+    j.done = std::move(done);
+    prepare_audit(j);
+    enqueue(job(std::move(j)));
+  }
+
+  std::optional<case_view> get_case(const std::string& case_id) override {
+    if (closed_flag_.load()) return std::nullopt;
+    try {
+      reader r(*this);
+      db& d = r.get();
+      d.exec("BEGIN", "begin read");
+      struct end_read {
+        db& d;
+        ~end_read() { d.try_exec("COMMIT"); }
+      } guard{d};
+      stmt c(d, "SELECT created_at, state FROM cases WHERE case_id = ?");
+      c.bind(1, case_id);
+      if (!c.step()) return std::nullopt;
+      case_view v;
+      v.case_id = case_id;
+      v.created_at = c.str(0);
+      v.state = c.str(1);
+      stmt p(d, "SELECT party FROM case_parties WHERE case_id = ? ORDER BY id");
+      p.bind(1, case_id);
+      while (p.step()) v.parties.push_back(p.str(0));
+      stmt m(d,
+             "SELECT message_id, sender_party, message_type, received_at, canonical_json "
+             "FROM messages WHERE case_id = ? ORDER BY id");
+      m.bind(1, case_id);
+      while (m.step()) v.messages.push_back({m.str(0), m.str(1), m.str(2), m.str(3), m.str(4)});
+      return v;
+    } catch (const std::exception&) {
+      // A database error reads as "not found"; ready() reports the database state.
+      return std::nullopt;
+    }
+  }
+
+  bool ready() override {
+    {
+      std::lock_guard l(mu_);
+      if (stopping_) return false;
+    }
+    auto p = std::make_shared<std::promise<bool>>();
+    auto f = p->get_future();
+    probe_job j;
+    j.done = [p](bool ok) { p->set_value(ok); };
+    enqueue(job(std::move(j)));
+    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready || !f.get()) return false;
+    try {
+      reader r(*this);
+      stmt q(r.get(), "SELECT value FROM meta WHERE key = 'schema_version'");
+      return q.step();
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  void close() override {
+    // Concurrent callers wait until the first one has finished closing.
+    std::call_once(close_once_, [this] { shut_down(); });
+  }
+
+  void shut_down() {
+    {
+      std::lock_guard l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    {
+      std::lock_guard cl(ckpt_mu_);
+      ckpt_stop_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    closed_flag_ = true;
+    st_ = {};
+    if (wdb_) {
+      // A clean close checkpoints the WAL into the database and removes it.
+      wdb_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      wdb_.close();
+    }
+    std::lock_guard rl(readers_mu_);
+    readers_.clear();
+  }
+
+  storage_stats stats() const override {
+    storage_stats s;
+    s.commits = commits_.load();
+    s.jobs = jobs_.load();
+    s.failed_batches = failed_batches_.load();
+    s.largest_batch = largest_batch_.load();
+    s.checkpoints = checkpoints_.load();
+    return s;
+  }
+
+ private:
+  // ---- preparation on the caller's thread ----
+
+  static void prepare_store(store_job& j) {
+    try {
+      rapidjson::Document doc;
+      schemas::json_error err;
+      if (!schemas::parse_json(j.m.canonical_json, doc, {}, err)) {
+        j.input_error = "canonical_json: " + err.message;
+        return;
+      }
+      if (!doc.IsObject()) {
+        j.input_error = "canonical_json: not a JSON object";
+        return;
+      }
+      j.json_proceeding_id = string_member(doc, "proceedingId");
+      if (auto s = doc.FindMember("sender"); s != doc.MemberEnd())
+        j.envelope_sender = string_member(s->value, "partyId");
+      if (auto r = doc.FindMember("recipient"); r != doc.MemberEnd())
+        j.envelope_recipient = string_member(r->value, "partyId");
+      // Split into member fragments, leaving slots where caseId and proceedingId go: where the
+      // message has them, else caseId after specVersion (or messageType, messageId) and
+      // proceedingId after caseId, the envelope's order.
+      auto& ml = j.canonical;
+      ml.case_slot = ml.proceeding_slot = std::string::npos;
+      constexpr std::size_t none = std::string::npos;
+      std::size_t at_spec = none, at_type = none, at_id = none;
+      for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+        const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+        if (name == "caseId" && ml.case_slot == none) {
+          ml.case_slot = ml.members.size();
+          ml.members.emplace_back();
+          continue;
+        }
+        if (name == "proceedingId" && ml.proceeding_slot == none) {
+          ml.proceeding_slot = ml.members.size();
+          ml.members.emplace_back();
+          continue;
+        }
+        if (name == "specVersion") at_spec = ml.members.size();
+        if (name == "messageType") at_type = ml.members.size();
+        if (name == "messageId") at_id = ml.members.size();
+        ml.members.push_back(member_fragment(it->name, it->value));
+      }
+      const std::size_t anchor = at_spec != none ? at_spec : at_type != none ? at_type : at_id;
+      auto insert_slot = [&ml](std::size_t at) {
+        ml.members.insert(ml.members.begin() + static_cast<std::ptrdiff_t>(at), std::string());
+        if (ml.case_slot != std::string::npos && ml.case_slot >= at) ++ml.case_slot;
+        if (ml.proceeding_slot != std::string::npos && ml.proceeding_slot >= at)
+          ++ml.proceeding_slot;
+        return at;
+      };
+      if (ml.case_slot == none) ml.case_slot = insert_slot(anchor == none ? 0 : anchor + 1);
+      if (ml.proceeding_slot == none) ml.proceeding_slot = insert_slot(ml.case_slot + 1);
+
+      j.audit_prefix = audit_prefix(j.m.audit_json, j.input_error);
+    } catch (const std::exception& e) {
+      j.input_error = std::string("invalid input: ") + e.what();
+    }
+  }
+
+  // audit_json re-serialised compactly without a "receipt" member, minus its closing brace.
+  static std::string audit_prefix(const std::string& audit_json, std::string& error) {
+    if (audit_json.empty()) return "{";
+    rapidjson::Document doc;
+    schemas::json_error err;
+    if (!schemas::parse_json(audit_json, doc, {}, err)) {
+      error = "audit_json: " + err.message;
+      return {};
+    }
+    if (!doc.IsObject()) {
+      error = "audit_json: not a JSON object";
+      return {};
+    }
+    // EraseMember keeps the order of the others (RemoveMember would move the last one up).
+    if (auto it = doc.FindMember("receipt"); it != doc.MemberEnd()) doc.EraseMember(it);
+    std::string s = compact(doc);
+    s.pop_back();
+    return s;
+  }
+
+  static void prepare_audit(audit_job& j) {
+    try {
+      if (j.e.data_json.empty()) {
+        j.e.data_json = "{}";
+        return;
+      }
+      rapidjson::Document doc;
+      schemas::json_error err;
+      if (!schemas::parse_json(j.e.data_json, doc, {}, err)) {
+        j.input_error = "data_json: " + err.message;
+        return;
+      }
+      if (!doc.IsObject()) {
+        j.input_error = "data_json: not a JSON object";
+        return;
+      }
+      j.e.data_json = compact(doc);  // stored exactly as it is hashed
+    } catch (const std::exception& e) {
+      j.input_error = std::string("invalid input: ") + e.what();
+    }
+  }
+
+  void enqueue(job j) {
+    {
+      std::unique_lock l(mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(j));
+        l.unlock();
+        cv_.notify_one();
+        return;
+      }
+    }
+    // Closed: nothing can be stored. Complete at once, on the caller's thread.
+    std::visit(
+        [](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, store_job>) {
+            store_result r;
+            r.error = "storage is closed";
+            if (x.done) x.done(std::move(r));
+          } else if constexpr (std::is_same_v<T, audit_job>) {
+            if (x.done) x.done(std::nullopt);
+          } else {
+            if (x.done) x.done(false);
+          }
+        },
+        j);
+  }
+
+  // ---- the writer thread ----
+
+  void migrate() {
+    wdb_.exec("BEGIN IMMEDIATE", "begin migration");
+    try {
+      stmt t(wdb_, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'");
+      t.step();
+      const bool fresh = t.int64(0) == 0;
+      t = stmt();
+      if (fresh) {
+        stmt any(wdb_, "SELECT count(*) FROM sqlite_schema");
+        any.step();
+        if (any.int64(0) != 0)
+          throw std::runtime_error(
+              "the file holds tables but no odrgw meta table: not an odrgw "
+              "database");
+        any = stmt();
+        wdb_.exec(schema_sql, "create schema");
+        stmt ins(wdb_, "INSERT INTO meta(key, value) VALUES (?, ?)");
+        ins.bind(1, std::string_view("schema_version")).bind(2, std::to_string(schema_version));
+        ins.run();
+        ins.bind(1, std::string_view("created_at")).bind(2, format_utc_ms(clock::now()));
+        ins.run();
+        ins.bind(1, std::string_view("audit_chain")).bind(2, std::string_view("sha256-v1"));
+        ins.run();
+      } else {
+        stmt v(wdb_, "SELECT value FROM meta WHERE key = 'schema_version'");
+        if (!v.step()) throw std::runtime_error("meta table has no schema_version");
+        const std::string ver = v.str(0);
+        if (ver != std::to_string(schema_version))
+          throw std::runtime_error("database schema version " + ver +
+                                   " is not supported (this odrgw uses version " +
+                                   std::to_string(schema_version) + ")");
+      }
+      wdb_.exec("COMMIT", "commit migration");
+    } catch (...) {
+      wdb_.try_exec("ROLLBACK");
+      throw;
+    }
+  }
+
+  struct statements {
+    stmt begin, commit, rollback;
+    stmt head, find_message, case_exists, next_case_number, insert_case, insert_audit,
+        insert_message, insert_party;
+  };
+
+  void prepare() {
+    st_.begin = stmt(wdb_, "BEGIN IMMEDIATE");
+    st_.commit = stmt(wdb_, "COMMIT");
+    st_.rollback = stmt(wdb_, "ROLLBACK");
+    st_.head = stmt(wdb_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    st_.find_message = stmt(wdb_,
+                            "SELECT body_sha256, receipt FROM messages "
+                            "WHERE sender_party = ? AND message_id = ?");
+    st_.case_exists = stmt(wdb_, "SELECT 1 FROM cases WHERE case_id = ?");
+    st_.next_case_number =
+        stmt(wdb_, "SELECT coalesce(max(number), 0) + 1 FROM cases WHERE year = ?");
+    st_.insert_case = stmt(wdb_,
+                           "INSERT INTO cases(case_id, year, number, created_at, state) "
+                           "VALUES (?, ?, ?, ?, 'filed')");
+    st_.insert_audit = stmt(wdb_,
+                            "INSERT INTO audit(seq, recorded_at, kind, partner, message_id, "
+                            "case_id, data_json, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?)");
+    st_.insert_message =
+        stmt(wdb_,
+             "INSERT INTO messages(sender_party, message_id, message_type, case_id, "
+             "proceeding_id, body_sha256, canonical_json, received_at, audit_seq, receipt) "
+             "VALUES (?,?,?,?,?,?,?,?,?,?)");
+    st_.insert_party =
+        stmt(wdb_, "INSERT OR IGNORE INTO case_parties(case_id, party) VALUES (?, ?)");
+  }
+
+  void run() {
+    std::vector<job> batch;
+    batch.reserve(opts_.max_batch);
+    for (;;) {
+      {
+        std::unique_lock l(mu_);
+        cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping and drained
+        const std::size_t n = std::min(opts_.max_batch, queue_.size());
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      process(batch);
+      for (auto& j : batch) complete(j);
+      batch.clear();
+    }
+  }
+
+  static void fail(job& j, const std::string& error) {
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, store_job>) {
+            x.result = store_result{};
+            x.result.status = store_status::failed;
+            x.result.error = error;
+          } else if constexpr (std::is_same_v<T, audit_job>) {
+            x.result.reset();
+          } else {
+            x.result = false;
+          }
+        },
+        j);
+  }
+
+  static void complete(job& j) {
+    std::visit(
+        [](auto& x) {
+          try {
+            if (x.done) x.done(std::move(x.result));
+          } catch (...) {
+            // A callback's exception must not stop the writer (and nobody could handle it here).
+          }
+        },
+        j);
+  }
+
+  bool in_transaction() const noexcept { return sqlite3_get_autocommit(wdb_.get()) == 0; }
+
+  static bool job_specific(const std::exception& e) {
+    // Errors caused by one job's data; anything else (I/O, disk full, locked, corrupt...) is the
+    // database's and fails the whole batch.
+    const auto* se = dynamic_cast<const sqlite_error*>(&e);
+    if (se == nullptr) return true;
+    switch (se->code() & 0xFF) {
+      case SQLITE_CONSTRAINT:
+      case SQLITE_TOOBIG:
+      case SQLITE_MISMATCH:
+      case SQLITE_RANGE:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  void fail_batch(std::vector<job>& batch, const std::vector<bool>& done, const std::string& why) {
+    if (in_transaction()) {
+      try {
+        st_.rollback.run();
+      } catch (...) {
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!done[i]) fail(batch[i], why);
+    failed_batches_++;
+  }
+
+  // Runs the batch in one transaction. A job that fails on its own data is completed as failed,
+  // the transaction rolled back and the batch run again without it (no per-job savepoints: a
+  // SAVEPOINT makes SQLite copy every page a job touches to a sub-journal, which cost more than
+  // the commit). Only after COMMIT returns are the results handed out.
+  void process(std::vector<job>& batch) {
+    std::vector<bool> excluded(batch.size(), false);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const std::string& err =
+          std::visit([](auto& x) -> const std::string& { return x.input_error; }, batch[i]);
+      if (!err.empty()) {
+        fail(batch[i], "storage: " + err);
+        excluded[i] = true;
+      }
+    }
+    for (;;) {
+      try {
+        st_.begin.run();
+      } catch (const std::exception& e) {
+        fail_batch(batch, excluded, std::string("storage: ") + e.what());
+        return;
+      }
+      bool restart = false;
+      try {
+        chain_head head = read_head();
+        for (std::size_t i = 0; i < batch.size() && !restart; ++i) {
+          if (excluded[i]) continue;
+          try {
+            std::visit([&](auto& x) { execute(x, head); }, batch[i]);
+          } catch (const std::exception& e) {
+            if (!job_specific(e)) throw;
+            fail(batch[i], std::string("storage: ") + e.what());
+            excluded[i] = true;
+            restart = true;
+          }
+        }
+        if (restart) {
+          st_.rollback.run();
+          continue;
+        }
+        st_.commit.run();
+      } catch (const std::exception& e) {
+        fail_batch(batch, excluded, std::string("storage: transaction failed: ") + e.what());
+        return;
+      }
+      break;
+    }
+    commits_++;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (!excluded[i] && !std::holds_alternative<probe_job>(batch[i])) jobs_++;
+    std::uint64_t prev = largest_batch_.load();
+    while (prev < batch.size() && !largest_batch_.compare_exchange_weak(prev, batch.size())) {
+    }
+  }
+
+  chain_head read_head() {
+    chain_head h;
+    if (st_.head.step()) {
+      h.seq = st_.head.int64(0);
+      const bool ok = from_hex32(st_.head.text(1), h.hash);
+      st_.head.reset();
+      if (!ok)
+        throw std::runtime_error("the last audit record (seq " + std::to_string(h.seq) +
+                                 ") has a malformed hash; run `odrgw audit verify`");
+    } else {
+      st_.head.reset();
+    }
+    return h;
+  }
+
+  // Appends one audit record at head.seq + 1 and advances head.
+  void insert_audit(chain_head& head, const std::string& recorded_at, std::string_view kind,
+                    std::string_view partner, std::string_view message_id, std::string_view case_id,
+                    std::string_view data_json) {
+    const std::int64_t seq = head.seq + 1;
+    const std::string canonical =
+        audit_canonical_text(seq, recorded_at, kind, partner, message_id, case_id, data_json);
+    const digest h = chain_hash(head.hash, canonical);
+    st_.insert_audit.bind(1, seq)
+        .bind(2, recorded_at)
+        .bind(3, kind)
+        .bind(4, partner)
+        .bind(5, message_id)
+        .bind(6, case_id)
+        .bind(7, data_json)
+        .bind(8, to_hex(head.hash))
+        .bind(9, to_hex(h));
+    st_.insert_audit.run();
+    head.seq = seq;
+    head.hash = h;
+  }
+
+  void execute(audit_job& j, chain_head& head) {
+    audit_record r;
+    r.recorded_at = format_utc_ms(clock::now());
+    r.prev_hash = to_hex(head.hash);
+    insert_audit(head, r.recorded_at, j.e.kind, j.e.partner, j.e.message_id, j.e.case_id,
+                 j.e.data_json);
+    r.seq = head.seq;
+    r.hash = to_hex(head.hash);
+    r.entry = j.e;  // copied: the batch may run again after another job's failure
+    j.result = std::move(r);
+  }
+
+  static void execute(probe_job& j, chain_head&) { j.result = true; }
+
+  static std::string receipt_json(const receipt& r, bool with_hash) {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.StartObject();
+    w.Key("receiptId");
+    write_string(w, r.receipt_id);
+    w.Key("messageId");
+    write_string(w, r.message_id);
+    w.Key("caseId");
+    write_string(w, r.case_id);
+    w.Key("proceedingId");
+    write_string(w, r.proceeding_id);
+    w.Key("receivedAt");
+    write_string(w, r.received_at);
+    w.Key("auditSeq");
+    w.Int64(r.audit_seq);
+    if (with_hash) {
+      w.Key("auditHash");
+      write_string(w, r.audit_hash);
+    }
+    w.EndObject();
+    return std::string(sb.GetString(), sb.GetSize());
+  }
+
+  static receipt parse_receipt(std::string_view text) {
+    rapidjson::Document d;
+    schemas::json_error err;
+    if (!schemas::parse_json(text, d, {}, err) || !d.IsObject())
+      throw std::runtime_error("stored receipt is not valid JSON");
+    receipt r;
+    r.receipt_id = string_member(d, "receiptId");
+    r.message_id = string_member(d, "messageId");
+    r.case_id = string_member(d, "caseId");
+    r.proceeding_id = string_member(d, "proceedingId");
+    r.received_at = string_member(d, "receivedAt");
+    if (auto s = d.FindMember("auditSeq"); s != d.MemberEnd() && s->value.IsInt64())
+      r.audit_seq = s->value.GetInt64();
+    r.audit_hash = string_member(d, "auditHash");
+    return r;
+  }
+
+  void execute(store_job& j, chain_head& head) {
+    const inbound_message& m = j.m;
+    store_result res;
+
+    // Idempotency: (sender, messageId) seen before?
+    st_.find_message.bind(1, m.sender_party).bind(2, m.message_id);
+    if (st_.find_message.step()) {
+      const bool same = st_.find_message.text(0) == m.body_sha256;
+      const std::string stored_receipt = st_.find_message.str(1);
+      st_.find_message.reset();
+      if (same) {
+        res.status = store_status::replay;
+        res.rec = parse_receipt(stored_receipt);
+      } else {
+        res.status = store_status::conflict;
+      }
+      j.result = std::move(res);
+      return;
+    }
+    st_.find_message.reset();
+
+    const auto now = clock::now();
+    const std::string received_at = format_utc_ms(now);
+    receipt& rec = res.rec;
+    rec.message_id = m.message_id;
+    rec.proceeding_id = m.proceeding_id.empty() ? j.json_proceeding_id : m.proceeding_id;
+    if (m.case_id.empty()) {
+      const int year = utc_year(now);
+      st_.next_case_number.bind(1, std::int64_t{year});
+      st_.next_case_number.step();
+      const std::int64_t number = st_.next_case_number.int64(0);
+      st_.next_case_number.reset();
+      char id[48];
+      std::snprintf(id, sizeof id, "ODR-%04d-%06lld", year, static_cast<long long>(number));
+      rec.case_id = id;
+      st_.insert_case.bind(1, rec.case_id)
+          .bind(2, std::int64_t{year})
+          .bind(3, number)
+          .bind(4, received_at);
+      st_.insert_case.run();
+      if (rec.proceeding_id.empty()) rec.proceeding_id = rec.case_id + "-P1";
+    } else {
+      st_.case_exists.bind(1, m.case_id);
+      const bool known = st_.case_exists.step();
+      st_.case_exists.reset();
+      if (!known) {
+        res.status = store_status::unknown_case;
+        j.result = std::move(res);
+        return;
+      }
+      rec.case_id = m.case_id;
+    }
+    rec.receipt_id = uuid_v4();
+    rec.received_at = received_at;
+    rec.audit_seq = head.seq + 1;
+
+    std::string data = j.audit_prefix;
+    if (data.size() > 1) data += ',';
+    data += "\"receipt\":";
+    data += receipt_json(rec, false);
+    data += '}';
+    insert_audit(head, received_at, "inbound", m.sender_party, m.message_id, rec.case_id, data);
+    rec.audit_hash = to_hex(head.hash);
+
+    st_.insert_message.bind(1, m.sender_party)
+        .bind(2, m.message_id)
+        .bind(3, m.message_type)
+        .bind(4, rec.case_id)
+        .bind(5, rec.proceeding_id)
+        .bind(6, m.body_sha256)
+        .bind(7, j.canonical.assemble(rec.case_id, rec.proceeding_id))
+        .bind(8, received_at)
+        .bind(9, rec.audit_seq)
+        .bind(10, receipt_json(rec, true));
+    st_.insert_message.run();
+
+    for (const std::string* party : std::initializer_list<const std::string*>{
+             &m.sender_party, &j.envelope_sender, &j.envelope_recipient}) {
+      if (party->empty()) continue;
+      st_.insert_party.bind(1, rec.case_id).bind(2, *party);
+      st_.insert_party.run();
+    }
+    res.status = store_status::stored;
+    j.result = std::move(res);
+  }
+
+  // ---- readers ----
+
+  class reader {
+   public:
+    explicit reader(sqlite_storage& s) : s_(s) {
+      {
+        std::lock_guard l(s_.readers_mu_);
+        if (!s_.readers_.empty()) {
+          d_ = std::move(s_.readers_.back());
+          s_.readers_.pop_back();
+          return;
+        }
+      }
+      d_ = db(s_.opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+      configure_connection(d_);
+    }
+    ~reader() {
+      if (!d_) return;
+      if (sqlite3_get_autocommit(d_.get()) == 0) d_.try_exec("ROLLBACK");
+      std::lock_guard l(s_.readers_mu_);
+      if (!s_.closed_flag_.load() && s_.readers_.size() < 8) s_.readers_.push_back(std::move(d_));
+    }
+    reader(const reader&) = delete;
+    reader& operator=(const reader&) = delete;
+    db& get() { return d_; }
+
+   private:
+    sqlite_storage& s_;
+    db d_;
+  };
+
+  sqlite_options opts_;
+  db wdb_;
+  statements st_;
+  std::thread writer_;
+
+  // WAL checkpoints. Left to SQLite (wal_autocheckpoint), every 1000th page would make one commit
+  // copy the WAL into the database and fsync it while its batch waits: a latency spike for every
+  // request in it. Instead the writer's WAL hook wakes a checkpointer thread with its own
+  // connection (a PASSIVE checkpoint runs concurrently with commits); only when the WAL grows past
+  // the hard limit anyway does the writer checkpoint itself.
+  static constexpr int soft_checkpoint_frames = 1000;  // 16 MB of 16 KiB pages
+  static constexpr int hard_checkpoint_frames = 8000;  // 128 MB
+  static int wal_hook(void* self, sqlite3* d, const char*, int frames) {
+    auto* s = static_cast<sqlite_storage*>(self);
+    if (frames >= hard_checkpoint_frames) {
+      sqlite3_wal_checkpoint_v2(d, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (frames >= soft_checkpoint_frames) {
+      {
+        std::lock_guard l(s->ckpt_mu_);
+        s->ckpt_wanted_ = true;
+      }
+      s->ckpt_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+  void checkpoint_loop() {
+    db c;
+    for (;;) {
+      {
+        std::unique_lock l(ckpt_mu_);
+        ckpt_cv_.wait(l, [this] { return ckpt_wanted_ || ckpt_stop_; });
+        if (ckpt_stop_) return;
+        ckpt_wanted_ = false;
+      }
+      try {
+        if (!c) {
+          c = db(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
+          configure_connection(c);
+        }
+        sqlite3_wal_checkpoint_v2(c.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        checkpoints_++;
+      } catch (const std::exception&) {
+        // Retried on the next wake-up; the hard limit in the writer is the backstop.
+      }
+    }
+  }
+  std::thread checkpointer_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_wanted_ = false, ckpt_stop_ = false;
+  std::atomic<std::uint64_t> checkpoints_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<job> queue_;
+  bool stopping_ = false;
+  std::once_flag close_once_;
+
+  std::mutex readers_mu_;
+  std::vector<db> readers_;
+  std::atomic<bool> closed_flag_{false};
+
+  std::atomic<std::uint64_t> commits_{0}, jobs_{0}, failed_batches_{0}, largest_batch_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<storage> open_sqlite(const sqlite_options& options) {
+  return std::make_unique<sqlite_storage>(options);
+}
+
+}  // namespace odrgw::gateway
