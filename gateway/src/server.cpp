@@ -19,6 +19,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "service.hpp"
+#include "util.hpp"
 
 namespace odrgw::gateway {
 
@@ -39,13 +40,7 @@ std::string cert_fingerprint(SSL* ssl_handle) {
   unsigned int len = 0;
   X509_digest(cert, EVP_sha256(), md, &len);
   X509_free(cert);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return detail::to_hex(md, len);
 }
 
 }  // namespace

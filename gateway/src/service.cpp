@@ -1,4 +1,5 @@
 #include "service.hpp"
+#include "util.hpp"
 
 #include <cstdio>
 #include <mutex>
@@ -17,32 +18,9 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
+std::string sha256_hex(std::string_view data) { return detail::to_hex(detail::sha256(data)); }
 
-std::string now_rfc3339() {
-  const auto now = std::chrono::system_clock::now();
-  const auto t = std::chrono::system_clock::to_time_t(now);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
+std::string now_rfc3339() { return detail::format_utc_ms(detail::clock::now()); }
 
 response make_response(http::status status, unsigned version, std::string body,
                        std::string_view content_type) {
@@ -106,6 +84,24 @@ asio::awaitable<Result> await_storage(Submit submit) {
   Result r = co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Result)>(
       std::move(initiate), asio::use_awaitable);
   co_return r;
+}
+
+// What every audit record says about the request: never headers with secrets, never the body in
+// clear.
+rapidjson::Document request_summary(const request& req, const peer_info& peer,
+                                    const std::string& body_sha256) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  auto str = [&](std::string_view s) {
+    return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+  };
+  d.AddMember("method", str(req.method_string()), a);
+  d.AddMember("target", str(req.target()), a);
+  d.AddMember("peer", str(peer.address), a);
+  d.AddMember("contentType", str(req[http::field::content_type]), a);
+  d.AddMember("bodySha256", str(body_sha256), a);
+  d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
+  return d;
 }
 
 // A string member of an object, or "" (the message is valid here, but never trust that twice;
@@ -253,17 +249,11 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   // Every exchange is audited, rejected ones too: the body sealed (it may hold personal data in
   // a shape we could not read), its hash and size in clear.
   auto audit_rejected = [&](const problem& p) -> asio::awaitable<void> {
-    rapidjson::Document d(rapidjson::kObjectType);
+    rapidjson::Document d = request_summary(req, peer, sha256_hex(req.body()));
     auto& a = d.GetAllocator();
     auto str = [&](std::string_view s) {
       return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
     };
-    d.AddMember("method", str(req.method_string()), a);
-    d.AddMember("target", str(req.target()), a);
-    d.AddMember("peer", str(peer.address), a);
-    d.AddMember("contentType", str(req[http::field::content_type]), a);
-    d.AddMember("bodySha256", str(sha256_hex(req.body())), a);
-    d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
     d.AddMember("bodySealed", str(key_.seal(req.body())), a);
     d.AddMember("status", p.status, a);
     d.AddMember("problem", str(p.type), a);
@@ -372,18 +362,12 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   protect(*set_->model().find(type)->root, msg, msg.GetAllocator(), key_);
   in.canonical_json = schemas::to_json_string(msg);
   {
-    rapidjson::Document d(rapidjson::kObjectType);
+    rapidjson::Document d = request_summary(req, peer, in.body_sha256);
     auto& a = d.GetAllocator();
-    auto str = [&](std::string_view s) {
-      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
-    };
-    d.AddMember("method", str(req.method_string()), a);
-    d.AddMember("target", str(req.target()), a);
-    d.AddMember("peer", str(peer.address), a);
-    d.AddMember("contentType", str(req[http::field::content_type]), a);
-    d.AddMember("dialect", str(adapter->id()), a);
-    d.AddMember("bodySha256", str(in.body_sha256), a);
-    d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
+    const auto dialect = adapter->id();
+    d.AddMember(
+        "dialect",
+        rapidjson::Value(dialect.data(), static_cast<rapidjson::SizeType>(dialect.size()), a), a);
     d.AddMember("verdict", "accepted", a);
     in.audit_json = schemas::to_json_string(d);
   }
