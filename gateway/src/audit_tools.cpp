@@ -59,7 +59,7 @@ verify_result verify_audit(const std::string& sqlite_path) {
       anchor_message = m.str(2);
       rapidjson::Document r;
       schemas::json_error err;
-      if (schemas::parse_json(m.text(1), r, {}, err) && r.IsObject()) {
+      if (schemas::parse_json(m.text(1), r, internal_json_limits(), err) && r.IsObject()) {
         auto h = r.FindMember("auditHash");
         if (h != r.MemberEnd() && h->value.IsString()) anchor_hash = h->value.GetString();
       }
@@ -99,7 +99,7 @@ verify_result verify_audit(const std::string& sqlite_path) {
                                 " (records were deleted, inserted or reordered here)");
     rapidjson::Document data;
     schemas::json_error err;
-    if (!schemas::parse_json(s.text(6), data, {}, err))
+    if (!schemas::parse_json(s.text(6), data, internal_json_limits(), err))
       return bad(records, seq, "altered: data_json is not valid JSON (" + err.message + ")");
     const std::string canonical =
         audit_canonical(seq, s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), data);
@@ -169,7 +169,7 @@ void export_audit(const std::string& sqlite_path, const export_options& options,
     line.AddMember("caseId", str(5), a);
     rapidjson::Document data;
     schemas::json_error err;
-    if (schemas::parse_json(s.text(6), data, {}, err)) {
+    if (schemas::parse_json(s.text(6), data, internal_json_limits(), err)) {
       reveal(data, data.GetAllocator(), key ? &*key : nullptr);
       line.AddMember("data", rapidjson::Value(data, a), a);
     } else {

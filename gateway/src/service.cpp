@@ -1,6 +1,7 @@
 #include "service.hpp"
 #include "util.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
@@ -86,6 +87,25 @@ asio::awaitable<Result> await_storage(Submit submit) {
   co_return r;
 }
 
+// Header values and targets are meant to be ASCII; anything else is written as \xHH, so a hostile
+// byte can neither break the audit record's JSON nor slip past the audit log.
+std::string printable(std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7F) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  return out;
+}
+
 // What every audit record says about the request: never headers with secrets, never the body in
 // clear.
 rapidjson::Document request_summary(const request& req, const peer_info& peer,
@@ -96,9 +116,9 @@ rapidjson::Document request_summary(const request& req, const peer_info& peer,
     return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
   };
   d.AddMember("method", str(req.method_string()), a);
-  d.AddMember("target", str(req.target()), a);
+  d.AddMember("target", str(printable(req.target())), a);
   d.AddMember("peer", str(peer.address), a);
-  d.AddMember("contentType", str(req[http::field::content_type]), a);
+  d.AddMember("contentType", str(printable(req[http::field::content_type])), a);
   d.AddMember("bodySha256", str(body_sha256), a);
   d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
   return d;
@@ -164,6 +184,10 @@ response service::transport_error(int status, std::string_view detail, unsigned 
   switch (status) {
     case 413:
       p = simple_problem(413, "too-large", "The request body is too large", std::string(detail));
+      break;
+    case 500:
+      p = simple_problem(500, "internal", "Internal error",
+                         "the request could not be completed; nothing was acknowledged");
       break;
     case 431:
       p = simple_problem(431, "headers-too-large", "The request headers are too large",
@@ -254,7 +278,14 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     auto str = [&](std::string_view s) {
       return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
     };
-    d.AddMember("bodySealed", str(key_.seal(req.body())), a);
+    // Bounded: an unauthenticated client gets its hash and size recorded, nothing more (it could
+    // otherwise fill the append-only log); a partner's rejected body is kept up to 4 KiB, sealed.
+    constexpr std::size_t excerpt = 4096;
+    if (partner != nullptr) {
+      const std::string_view body(req.body());
+      d.AddMember("bodySealed", str(key_.seal(body.substr(0, excerpt))), a);
+      if (body.size() > excerpt) d.AddMember("bodyTruncated", true, a);
+    }
     d.AddMember("status", p.status, a);
     d.AddMember("problem", str(p.type), a);
     audit_entry e;
@@ -271,7 +302,11 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     const auto t0 = std::chrono::steady_clock::now();
     auto rec =
         co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
-    (void)rec;
+    if (!rec) {
+      static constexpr std::string_view line =
+          "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":\"rejected\"}\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
     metrics_.observe_audit_append(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   };
@@ -328,7 +363,11 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   // the gateway only.
   const auto& sender = child(msg, "sender");
   const bool as_itself = member(sender, "partyId") == partner->id;
-  const bool for_consumer = member(sender, "role") == "consumer" &&
+  const bool names_other_partner =
+      std::any_of(cfg_.partners.begin(), cfg_.partners.end(), [&](const partner_config& p) {
+        return p.id != partner->id && member(sender, "partyId") == p.id;
+      });
+  const bool for_consumer = member(sender, "role") == "consumer" && !names_other_partner &&
                             (partner->role == "merchant" || partner->role == "platform");
   if (!as_itself && !for_consumer)
     co_return co_await reject(

@@ -26,6 +26,16 @@ std::string audit_canonical(std::int64_t seq, std::string_view recorded_at, std:
                             std::string_view partner, std::string_view message_id,
                             std::string_view case_id, const rapidjson::Value& data);
 
+// Limits for re-reading JSON the gateway produced itself (stored messages, audit data): the
+// input limits would refuse a valid 1 MiB message once its personal data is sealed (base64).
+inline schemas::json_limits internal_json_limits() {
+  schemas::json_limits l;
+  l.max_bytes = 256u << 20;
+  l.max_string_bytes = 256u << 20;
+  l.max_depth = 128;
+  return l;
+}
+
 // Compact serialisation of a parsed JSON value (RapidJSON Writer).
 std::string compact(const rapidjson::Value& v);
 

@@ -712,7 +712,7 @@ class sqlite_storage final : public storage {
     try {
       rapidjson::Document doc;
       schemas::json_error err;
-      if (!schemas::parse_json(j.m.canonical_json, doc, {}, err)) {
+      if (!schemas::parse_json(j.m.canonical_json, doc, internal_json_limits(), err)) {
         j.input_error = "canonical_json: " + err.message;
         return;
       }
@@ -771,7 +771,7 @@ class sqlite_storage final : public storage {
     if (audit_json.empty()) return "{";
     rapidjson::Document doc;
     schemas::json_error err;
-    if (!schemas::parse_json(audit_json, doc, {}, err)) {
+    if (!schemas::parse_json(audit_json, doc, internal_json_limits(), err)) {
       error = "audit_json: " + err.message;
       return {};
     }
@@ -794,7 +794,7 @@ class sqlite_storage final : public storage {
       }
       rapidjson::Document doc;
       schemas::json_error err;
-      if (!schemas::parse_json(j.e.data_json, doc, {}, err)) {
+      if (!schemas::parse_json(j.e.data_json, doc, internal_json_limits(), err)) {
         j.input_error = "data_json: " + err.message;
         return;
       }
@@ -1119,7 +1119,7 @@ class sqlite_storage final : public storage {
   static receipt parse_receipt(std::string_view text) {
     rapidjson::Document d;
     schemas::json_error err;
-    if (!schemas::parse_json(text, d, {}, err) || !d.IsObject())
+    if (!schemas::parse_json(text, d, internal_json_limits(), err) || !d.IsObject())
       throw std::runtime_error("stored receipt is not valid JSON");
     receipt r;
     r.receipt_id = string_member(d, "receiptId");

@@ -254,6 +254,56 @@ TEST_F(Gateway, LogsHaveOneJsonLinePerRequestAndNoSecrets) {
   EXPECT_EQ(lines, 2);
 }
 
+std::string sql(const fs::path& db, const std::string& query) {
+  const std::string out = db.string() + ".out";
+  std::system(("sqlite3 " + db.string() + " \"" + query + "\" > " + out).c_str());
+  auto s = slurp(out);
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+TEST_F(Gateway, ChunkExtensionFloodIsBoundedAndAnswered) {
+  // Beast does not limit chunk extensions; the capped read buffer does. The gateway answers (or
+  // closes) long before the 1.5 s timeout and keeps serving.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  std::string req = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;";
+  req += std::string(4u << 20, 'x');
+  const auto start = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  boost::asio::write(s, boost::asio::buffer(req), ec);  // may fail once the server closes
+  std::string answer(512, '\0');
+  const auto n = s.read_some(boost::asio::buffer(answer), ec);
+  answer.resize(n);
+  // Refused as soon as the buffer cap is hit; unbounded, the server would hold the connection
+  // (and the megabytes) until the 1.5 s read timeout.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1200)) << answer;
+  EXPECT_TRUE(answer.empty() || answer.starts_with("HTTP/1.1 4")) << answer;
+  EXPECT_EQ(get("/healthz").status, 200);
+}
+
+TEST_F(Gateway, AConsumerIdMayNotBeAnotherPartnersId) {
+  auto d = parse(application(400));
+  d["sender"]["partyId"].SetString("platform-gb", d.GetAllocator());
+  EXPECT_EQ(post(schemas::to_json_string(d), shop_key).status, 403);
+}
+
+TEST_F(Gateway, HostileHeaderBytesAreStillAuditedAndUnauthenticatedBodiesAreNotKept) {
+  const fs::path db = dir.path / "odrgw.db";
+  request_spec r;
+  r.method = http::verb::post;
+  r.target = "/v1/messages?\xff";
+  r.content_type = "application/json\xff";
+  r.body = std::string(30000, 'z');  // under max_body_bytes: read, then refused
+  EXPECT_EQ(send(gw->port(), r).status, 401);
+  ASSERT_EQ(post(application(401)).status, 202);  // the writer has committed what came before
+  EXPECT_EQ(sql(db, "SELECT count(*) FROM audit WHERE kind='rejected'"), "1");
+  const std::string data = sql(db, "SELECT data_json FROM audit WHERE kind='rejected'");
+  EXPECT_NE(data.find("\\\\xff"), std::string::npos) << data;
+  EXPECT_EQ(data.find("bodySealed"), std::string::npos) << data;
+}
+
 TEST_F(Gateway, SlowClientIsCutOff) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
