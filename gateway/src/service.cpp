@@ -2,6 +2,7 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 
@@ -161,6 +162,16 @@ service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> s
   }
   for (const auto& f : embedded::gateway::files())
     if (f.path == "openapi.json") openapi_ = std::string(f.data);
+  ready_ = store_->ready();
+  probe_ = std::jthread([this](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+      if (!stop.stop_requested()) ready_ = store_->ready();
+    }
+  });
 }
 
 service::~service() = default;
@@ -246,7 +257,7 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
         make_response(http::status::ok, req.version(), "{\"status\":\"ok\"}\n", "application/json");
   } else if (path == "/readyz") {
     out.route = path;
-    const bool ok = store_->ready();
+    const bool ok = ready_.load();
     res = make_response(ok ? http::status::ok : http::status::service_unavailable, req.version(),
                         ok ? "{\"status\":\"ready\"}\n" : "{\"status\":\"storage unavailable\"}\n",
                         "application/json");

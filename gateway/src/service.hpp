@@ -1,9 +1,11 @@
 #pragma once
 // The gateway's request handling, independent of the transport (plain or TLS).
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http.hpp>
@@ -60,6 +62,10 @@ class service {
   std::map<std::string, const partner_config*> by_key_;   // api_key_sha256 -> partner
   std::map<std::string, const partner_config*> by_cert_;  // client_cert_sha256 -> partner
   std::string openapi_;
+  // /readyz answers from here: the storage probe can take as long as a commit (seconds when the
+  // database is locked), so it runs on its own thread, never on an I/O thread.
+  std::atomic<bool> ready_{false};
+  std::jthread probe_;  // last member: joined before the storage it probes is destroyed
 };
 
 }  // namespace odrgw::gateway

@@ -304,6 +304,23 @@ TEST_F(Gateway, HostileHeaderBytesAreStillAuditedAndUnauthenticatedBodiesAreNotK
   EXPECT_EQ(data.find("bodySealed"), std::string::npos) << data;
 }
 
+TEST_F(Gateway, ReadinessNeverBlocksTheServer) {
+  // Another process holds the database's write lock for 3 s: probes must still answer at once.
+  const fs::path db = dir.path / "odrgw.db";
+  ASSERT_EQ(std::system(("(sqlite3 " + db.string() +
+                         " 'BEGIN IMMEDIATE;' '.shell sleep 3' 'COMMIT;' >/dev/null 2>&1 &)")
+                            .c_str()),
+            0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 4; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto r = get("/readyz");
+    EXPECT_TRUE(r.status == 200 || r.status == 503) << r.status;
+    EXPECT_EQ(get("/healthz").status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+  }
+}
+
 TEST_F(Gateway, SlowClientIsCutOff) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket s(ioc);
