@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <odrgw/gateway/pii.hpp>
 #include <odrgw/gateway/storage.hpp>
 #include <odrgw/schemas/json.hpp>
@@ -19,23 +21,9 @@ namespace odrgw::gateway {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "odrgw-pii-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+using test::slurp;
+struct temp_dir : test::temp_dir {
+  temp_dir() : test::temp_dir("pii") {}
 };
 
 pii_key test_key(std::uint8_t fill) {

@@ -23,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <odrgw/gateway/pii.hpp>
 #include <odrgw/gateway/storage.hpp>
 #include <odrgw/schemas/json.hpp>
@@ -31,37 +33,10 @@ namespace odrgw::gateway {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "odrgw-storage-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string db() const { return (path / "var" / "odrgw.db").string(); }
+using test::sha256_hex;
+using test::slurp;
+struct temp_dir : test::temp_dir {
+  temp_dir() : test::temp_dir("storage") {}
 };
 
 const std::string& application_example() {
