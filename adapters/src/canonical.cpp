@@ -338,7 +338,13 @@ const schemas::message_def* message_of(const schemas::schema_set& set,
 
 }  // namespace
 
-bool canonical_json::to_canonical(std::string_view bytes, rapidjson::Document& out,
+std::vector<std::string> all_types(const schemas::schema_set& set) {
+  std::vector<std::string> out;
+  for (const auto& m : set.model().messages()) out.push_back(m.type);
+  return out;
+}
+
+bool canonical_json::to_canonical(std::string_view bytes, const context&, rapidjson::Document& out,
                                   report& r) const {
   r = {};
   r.enc = schemas::encoding::json;
@@ -352,8 +358,8 @@ bool canonical_json::to_canonical(std::string_view bytes, rapidjson::Document& o
   return r.valid();
 }
 
-bool canonical_json::from_canonical(const rapidjson::Value& message, std::string& out,
-                                    report& r) const {
+bool canonical_json::from_canonical(const rapidjson::Value& message, const context&,
+                                    std::string& out, report& r) const {
   r.enc = schemas::encoding::json;
   out = schemas::to_json_string(message, true);
   out += '\n';
@@ -390,7 +396,7 @@ bool canonical_xml::xml_to_json(_xmlDoc* doc, const schemas::message_def& m,
   return true;
 }
 
-bool canonical_xml::to_canonical(std::string_view bytes, rapidjson::Document& out,
+bool canonical_xml::to_canonical(std::string_view bytes, const context&, rapidjson::Document& out,
                                  report& r) const {
   r = {};
   r.enc = schemas::encoding::xml;
@@ -415,8 +421,8 @@ bool canonical_xml::to_canonical(std::string_view bytes, rapidjson::Document& ou
   return true;
 }
 
-bool canonical_xml::from_canonical(const rapidjson::Value& message, std::string& out,
-                                   report& r) const {
+bool canonical_xml::from_canonical(const rapidjson::Value& message, const context&,
+                                   std::string& out, report& r) const {
   const auto* m = message_of(*set_, message, r);
   if (m == nullptr || !json_to_xml(message, *m, out, r)) return false;
   // Check what we produce: an XSD failure here is a mapping bug, reported rather than sent.
@@ -426,26 +432,6 @@ bool canonical_xml::from_canonical(const rapidjson::Value& message, std::string&
     return false;
   }
   return true;
-}
-
-registry registry::builtin(std::shared_ptr<const schemas::schema_set> set) {
-  registry reg;
-  reg.adapters_.push_back(std::make_unique<canonical_json>(set));
-  reg.adapters_.push_back(std::make_unique<canonical_xml>(set));
-  return reg;
-}
-
-const adapter* registry::find(std::string_view id) const noexcept {
-  for (const auto& a : adapters_)
-    if (a->id() == id) return a.get();
-  return nullptr;
-}
-
-bool translate(const adapter& from, const adapter& to, std::string_view input, std::string& output,
-               report& r) {
-  rapidjson::Document canonical;
-  if (!from.to_canonical(input, canonical, r)) return false;
-  return to.from_canonical(canonical, output, r);
 }
 
 }  // namespace odrgw::adapters

@@ -9,34 +9,48 @@
 
 namespace odrgw::adapters {
 
+// Every message type of the set's model, in model order.
+std::vector<std::string> all_types(const schemas::schema_set& set);
+
 class canonical_json final : public adapter {
  public:
-  explicit canonical_json(std::shared_ptr<const schemas::schema_set> set) : set_(std::move(set)) {}
+  explicit canonical_json(std::shared_ptr<const schemas::schema_set> set)
+      : set_(std::move(set)), types_(all_types(*set_)) {}
   std::string_view id() const noexcept override { return "canonical-json"; }
   schemas::encoding encoding() const noexcept override { return schemas::encoding::json; }
   std::string_view description() const noexcept override {
     return "ODR Interchange v1, JSON encoding (the canonical form)";
   }
-  bool to_canonical(std::string_view bytes, rapidjson::Document& out,
+  std::span<const std::string> inbound_types() const noexcept override { return types_; }
+  std::span<const std::string> outbound_types() const noexcept override { return types_; }
+  using adapter::from_canonical;
+  using adapter::to_canonical;
+  bool to_canonical(std::string_view bytes, const context& ctx, rapidjson::Document& out,
                     schemas::report& r) const override;
-  bool from_canonical(const rapidjson::Value& message, std::string& out,
+  bool from_canonical(const rapidjson::Value& message, const context& ctx, std::string& out,
                       schemas::report& r) const override;
 
  private:
   std::shared_ptr<const schemas::schema_set> set_;
+  std::vector<std::string> types_;
 };
 
 class canonical_xml final : public adapter {
  public:
-  explicit canonical_xml(std::shared_ptr<const schemas::schema_set> set) : set_(std::move(set)) {}
+  explicit canonical_xml(std::shared_ptr<const schemas::schema_set> set)
+      : set_(std::move(set)), types_(all_types(*set_)) {}
   std::string_view id() const noexcept override { return "canonical-xml"; }
   schemas::encoding encoding() const noexcept override { return schemas::encoding::xml; }
   std::string_view description() const noexcept override {
     return "ODR Interchange v1, XML encoding (XSD generated from the same model)";
   }
-  bool to_canonical(std::string_view bytes, rapidjson::Document& out,
+  std::span<const std::string> inbound_types() const noexcept override { return types_; }
+  std::span<const std::string> outbound_types() const noexcept override { return types_; }
+  using adapter::from_canonical;
+  using adapter::to_canonical;
+  bool to_canonical(std::string_view bytes, const context& ctx, rapidjson::Document& out,
                     schemas::report& r) const override;
-  bool from_canonical(const rapidjson::Value& message, std::string& out,
+  bool from_canonical(const rapidjson::Value& message, const context& ctx, std::string& out,
                       schemas::report& r) const override;
 
   // The mapping alone, without validation: for callers that validated already.
@@ -47,6 +61,7 @@ class canonical_xml final : public adapter {
 
  private:
   std::shared_ptr<const schemas::schema_set> set_;
+  std::vector<std::string> types_;
 };
 
 }  // namespace odrgw::adapters
