@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/url/parse.hpp>
 
 #include <odrgw/gateway/embedded.hpp>
 #include <odrgw/gateway/problem.hpp>
@@ -277,6 +278,53 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
   co_return res;
 }
 
+// The adapter context of one request: `operation`, `reference` and `caseId` from the query,
+// the sender's idempotency key from Idempotency-Key (or PayPal-Request-Id), the partner from the
+// authentication. Owns the strings the context views.
+struct translation_context {
+  translation_context(const request& req, const partner_config& partner) {
+    auto parsed = boost::urls::parse_origin_form(req.target());
+    if (!parsed) {
+      error = "the request target is not a well-formed origin-form URL";
+      return;
+    }
+    {
+      for (const auto p : parsed->params()) {
+        std::string* slot = p.key == "operation"   ? &operation
+                            : p.key == "reference" ? &reference
+                            : p.key == "caseId"    ? &case_id
+                                                   : nullptr;
+        if (slot == nullptr) {
+          error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
+                  "' (known: operation, reference, caseId)";
+          return;
+        }
+        if (!slot->empty() || p.value.size() > 256) {
+          error = "query parameter '" + std::string(p.key) + "' is repeated or too long";
+          return;
+        }
+        *slot = p.value;
+      }
+    }
+    auto key = req["Idempotency-Key"];
+    if (key.empty()) key = req["PayPal-Request-Id"];
+    request_id = std::string(key.substr(0, 256));
+    received_at = now_rfc3339();
+    ctx.partner_id = partner.id;
+    ctx.partner_role = partner.role;
+    ctx.operation = operation;
+    ctx.reference = reference;
+    ctx.case_id = case_id;
+    ctx.request_id = request_id;
+    ctx.received_at = received_at;
+  }
+  translation_context(const translation_context&) = delete;
+  translation_context& operator=(const translation_context&) = delete;
+
+  std::string operation, reference, case_id, request_id, received_at, error;
+  adapters::context ctx;
+};
+
 asio::awaitable<response> service::post_message(const request& req, const peer_info& peer,
                                                 outcome& out) {
   const unsigned v = req.version();
@@ -360,9 +408,14 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
                        "dialect " + std::string(adapter->id()) + " is " +
                            std::string(schemas::to_string(adapter->encoding()))));
 
+  // What the dialect's bytes may not say (PayPal's request bodies name neither the dispute nor
+  // the operation): query parameters and the idempotency header, for the adapter to use.
+  const translation_context tc(req, *partner);
+  if (!tc.error.empty())
+    co_return co_await reject(simple_problem(400, "bad-request", "Bad query", tc.error));
   rapidjson::Document msg;
   schemas::report r;
-  if (!adapter->to_canonical(req.body(), msg, r)) {
+  if (!adapter->to_canonical(req.body(), tc.ctx, msg, r)) {
     for (const auto& e : r.errors) metrics_.count_validation_failure(r.message_type, e.rule);
     co_return co_await reject(problem_from_report(r));
   }

@@ -176,6 +176,19 @@ TEST_F(Gateway, EveryErrorIsProblemJsonWithTheRightStatus) {
   EXPECT_EQ(p["status"].GetInt(), 422);
   EXPECT_EQ(p["errors"][0]["location"].GetString(), std::string("/payload/price/currency"));
   EXPECT_EQ(p["errors"][0]["rule"].GetString(), std::string("enum"));
+  // 400: a query parameter the adapters do not know, or a repeated one, is refused, not ignored.
+  for (const std::string target :
+       {"/v1/messages?oepration=make-offer", "/v1/messages?caseId=a&caseId=b"}) {
+    request_spec q;
+    q.method = http::verb::post;
+    q.target = target;
+    q.body = application(9);
+    q.bearer = platform_key;
+    q.content_type = "application/json";
+    r = send(gw->port(), q);
+    EXPECT_EQ(r.status, 400) << target;
+    EXPECT_NE(r.body.find("query parameter"), std::string::npos) << r.body;
+  }
   // 405
   request_spec put;
   put.method = http::verb::put;

@@ -24,7 +24,7 @@ struct context {
   std::string_view partner_role;
   // The other end of an inbound message when the dialect names none: the gateway's own party.
   std::string_view gateway_party_id = "odrgw";
-  std::string_view gateway_party_role = "platform";
+  std::string_view gateway_party_role = "gateway";
   // The dialect operation when the body alone does not say what it is (PayPal: "make-offer",
   // "accept-offer", ...; in the gateway the `operation` query parameter).
   std::string_view operation;
