@@ -570,6 +570,7 @@ class extractor {
     c.sqlite_path = db != nullptr ? resolve(db->GetString()) : resolve(c.sqlite_path);
     const Value* pii = find({"audit", "pii_key_file"});
     c.pii_key_file = pii != nullptr ? resolve(pii->GetString()) : resolve(c.pii_key_file);
+    if (const Value* d = find({"adapters", "dir"})) c.adapter_dir = resolve(d->GetString());
     if (const Value* v = find({"limits", "max_body_bytes"})) c.limits.max_body_bytes = v->GetUint();
     if (const Value* v = find({"limits", "max_header_bytes"}))
       c.limits.max_header_bytes = v->GetUint();

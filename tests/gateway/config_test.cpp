@@ -127,9 +127,10 @@ TEST(Config, EveryKeySet) {
       "listen: '[::1]:0'\nthreads: 3\nstorage: {sqlite: /data/o.db}\n"
       "limits: {max_body_bytes: 10, max_header_bytes: 2048, read_timeout_ms: 250, "
       "max_connections: 7}\n"
-      "audit: {pii_key_file: keys/pii.key}\npartners:\n" +
+      "audit: {pii_key_file: keys/pii.key}\nadapters: {dir: dialects}\npartners:\n" +
           partner("p1", "    dialect: canonical-xml\n    callback_url: https://p1.example/cb\n"),
       "/etc/odrgw");
+  EXPECT_EQ(c.adapter_dir, "/etc/odrgw/dialects");
   EXPECT_EQ(c.listen_host, "::1");
   EXPECT_EQ(c.listen_port, 0);
   EXPECT_EQ(c.threads, 3u);
