@@ -288,23 +288,23 @@ struct translation_context {
       error = "the request target is not a well-formed origin-form URL";
       return;
     }
-    {
-      for (const auto p : parsed->params()) {
-        std::string* slot = p.key == "operation"   ? &operation
-                            : p.key == "reference" ? &reference
-                            : p.key == "caseId"    ? &case_id
-                                                   : nullptr;
-        if (slot == nullptr) {
-          error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
-                  "' (known: operation, reference, caseId)";
-          return;
-        }
-        if (!slot->empty() || p.value.size() > 256) {
-          error = "query parameter '" + std::string(p.key) + "' is repeated or too long";
-          return;
-        }
-        *slot = p.value;
+    bool seen[3] = {false, false, false};
+    for (const auto p : parsed->params()) {
+      const int i = p.key == "operation"   ? 0
+                    : p.key == "reference" ? 1
+                    : p.key == "caseId"    ? 2
+                                           : -1;
+      if (i < 0) {
+        error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
+                "' (known: operation, reference, caseId)";
+        return;
       }
+      if (seen[i] || p.value.size() > 256) {
+        error = "query parameter '" + std::string(p.key) + "' is repeated or too long";
+        return;
+      }
+      seen[i] = true;
+      (i == 0 ? operation : i == 1 ? reference : case_id) = p.value;
     }
     auto key = req["Idempotency-Key"];
     if (key.empty()) key = req["PayPal-Request-Id"];

@@ -47,7 +47,7 @@ struct config {
   std::vector<partner_config> partners;
   std::string pii_key_file = "./var/pii.key";
   std::string adapter_dir;  // mapping-file dialects; empty: built-in adapters only
-  std::string source;  // the file it came from, or "(defaults)"
+  std::string source;       // the file it came from, or "(defaults)"
   // Legal but probably unintended (plain HTTP off loopback, an unusable credential): the server
   // prints these at start-up.
   std::vector<std::string> warnings;
