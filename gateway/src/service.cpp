@@ -240,18 +240,19 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
     } else {
       res = not_allowed("POST");
     }
+  } else if (method != http::verb::get && method != http::verb::head &&
+             (path.starts_with("/v1/cases/") || path == "/v1/schemas" ||
+              path.starts_with("/v1/schemas/") || path == "/healthz" || path == "/readyz" ||
+              path == "/metrics" || path == "/openapi.json")) {
+    // Everything but /v1/messages is read-only.
+    out.route = "read-only";
+    res = not_allowed("GET, HEAD");
   } else if (path.starts_with("/v1/cases/")) {
     out.route = "/v1/cases/{caseId}";
-    if (method == http::verb::get) {
-      res = co_await get_case(req, peer, std::string_view(path).substr(10), out);
-    } else {
-      res = not_allowed("GET");
-    }
+    res = co_await get_case(req, peer, std::string_view(path).substr(10), out);
   } else if (path == "/v1/schemas" || path.starts_with("/v1/schemas/")) {
     out.route = path == "/v1/schemas" ? "/v1/schemas" : "/v1/schemas/{file}";
-    res = method == http::verb::get
-              ? get_schema(req, path == "/v1/schemas" ? "" : std::string_view(path).substr(12))
-              : not_allowed("GET");
+    res = get_schema(req, path == "/v1/schemas" ? "" : std::string_view(path).substr(12));
   } else if (path == "/healthz") {
     out.route = path;
     res =
@@ -272,6 +273,12 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
     res = problem_response(
         simple_problem(404, "not-found", "No such resource", "nothing is served at " + path),
         req.version());
+  }
+  if (method == http::verb::head) {
+    // The GET answer's head: same Content-Length, no body (RFC 9110 9.3.2).
+    const auto length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
   }
   res.keep_alive(req.keep_alive());
   log(req, res, out, start);

@@ -115,6 +115,31 @@ TEST_F(Gateway, HealthReadyMetricsOpenApiAndSchemas) {
   EXPECT_NE(m.body.find("odrgw_http_requests_total"), std::string::npos) << m.body;
 }
 
+TEST_F(Gateway, ReadOnlyRoutesAnswerGetAndHeadOnly) {
+  // HEAD: the GET answer's head, no body, and the connection stays usable.
+  boost::asio::io_context ioc;
+  boost::beast::tcp_stream s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  s.expires_after(std::chrono::seconds(30));
+  http::request<http::empty_body> head{http::verb::head, "/openapi.json", 11};
+  head.set(http::field::host, "127.0.0.1");
+  http::write(s, head);
+  boost::beast::flat_buffer buf;
+  http::response_parser<http::string_body> p;
+  p.skip(true);  // a response to HEAD has no body, whatever its Content-Length says
+  http::read(s, buf, p);
+  EXPECT_EQ(p.get().result_int(), 200u);
+  EXPECT_TRUE(p.get().body().empty());
+  const auto full = exchange(s, request_spec{http::verb::get, "/openapi.json", "", "", ""});
+  EXPECT_EQ(full.status, 200);
+  EXPECT_EQ(std::to_string(full.body.size()), std::string(p.get()[http::field::content_length]));
+  // Anything else on a read-only route: 405 naming what is allowed.
+  for (const std::string target : {"/metrics", "/healthz", "/v1/schemas", "/v1/cases/ODR-1"}) {
+    request_spec post_to{http::verb::post, target, "{}", "application/json", auditor_key};
+    EXPECT_EQ(send(gw->port(), post_to).status, 405) << target;
+  }
+}
+
 TEST_F(Gateway, ValidApplicationGetsAReceiptAndReplayIsIdempotent) {
   const std::string body = application(2);
   const auto r = post(body);
