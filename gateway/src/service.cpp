@@ -530,6 +530,33 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
 
 asio::awaitable<response> service::get_case(const request& req, const peer_info& peer,
                                             std::string_view case_id, outcome& out) {
+  auto res = read_case(req, peer, case_id, out);
+  // Who read which case is part of the record (ODR-SI 5.5: personal data is shown to parties).
+  if (!out.partner.empty()) {
+    rapidjson::Document d = request_summary(req, peer, sha256_hex(req.body()));
+    d.AddMember("status", res.result_int(), d.GetAllocator());
+    audit_entry e;
+    e.kind = "case-read";
+    e.partner = out.partner;
+    if (res.result() == http::status::ok) e.case_id = std::string(case_id);
+    e.data_json = schemas::to_json_string(d);
+    auto entry = std::make_shared<audit_entry>(std::move(e));
+    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
+        [this, entry](std::function<void(std::optional<audit_record>)> done) {
+          store_->append_audit(std::move(*entry), std::move(done));
+        };
+    auto rec =
+        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
+    if (!rec)
+      co_return problem_response(simple_problem(503, "storage-unavailable", "Storage unavailable",
+                                                "the read could not be audited; try again"),
+                                 req.version());
+  }
+  co_return res;
+}
+
+response service::read_case(const request& req, const peer_info& peer, std::string_view case_id,
+                            outcome& out) {
   const unsigned v = req.version();
   const partner_config* partner = authenticate(req, peer);
   if (partner == nullptr) {
@@ -537,7 +564,7 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
                                              "send Authorization: Bearer <api key>"),
                               v);
     r.set(http::field::www_authenticate, "Bearer realm=\"odrgw\"");
-    co_return r;
+    return r;
   }
   out.partner = partner->id;
   auto view = store_->get_case(std::string(case_id));
@@ -546,9 +573,9 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
                                  view->parties.end();
   // Unknown and not-yours look the same, so case ids cannot be probed.
   if (!view || (!party && !oversight))
-    co_return problem_response(simple_problem(404, "unknown-case", "No such case",
-                                              "no case " + std::string(case_id) + " for you"),
-                               v);
+    return problem_response(simple_problem(404, "unknown-case", "No such case",
+                                           "no case " + std::string(case_id) + " for you"),
+                            v);
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
   auto str = [&](const std::string& s) {
@@ -577,8 +604,7 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
     messages.PushBack(o, a);
   }
   d.AddMember("messages", messages, a);
-  co_return make_response(http::status::ok, v, schemas::to_json_string(d) + "\n",
-                          "application/json");
+  return make_response(http::status::ok, v, schemas::to_json_string(d) + "\n", "application/json");
 }
 
 response service::get_schema(const request& req, std::string_view name) {

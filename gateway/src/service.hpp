@@ -49,6 +49,9 @@ class service {
                                                 outcome& out);
   boost::asio::awaitable<response> get_case(const request& req, const peer_info& peer,
                                             std::string_view case_id, outcome& out);
+  // The case view itself, without the audit record get_case appends.
+  response read_case(const request& req, const peer_info& peer, std::string_view case_id,
+                     outcome& out);
   response get_schema(const request& req, std::string_view name);
   void log(const request& req, const response& res, const outcome& out,
            std::chrono::steady_clock::time_point start) const;

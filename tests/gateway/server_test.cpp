@@ -300,6 +300,24 @@ std::string sql(const fs::path& db, const std::string& query) {
   return s;
 }
 
+TEST_F(Gateway, CaseReadsAreAudited) {
+  const auto r = post(application(10));
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  ASSERT_EQ(get("/v1/cases/" + case_id, auditor_key).status, 200);
+  ASSERT_EQ(get("/v1/cases/" + case_id, shop_key).status, 404);
+  const auto db = dir.path / "odrgw.db";
+  EXPECT_EQ(sql(db,
+                "SELECT partner || ' ' || case_id FROM audit WHERE kind = 'case-read' "
+                "ORDER BY seq"),
+            "auditor-1 " + case_id + "\nshop-1 ");
+  EXPECT_EQ(sql(db,
+                "SELECT json_extract(data_json, '$.status') FROM audit WHERE kind = "
+                "'case-read' ORDER BY seq"),
+            "200\n404");
+  EXPECT_EQ(run_cli("audit verify --db " + db.string()), 0);
+}
+
 TEST_F(Gateway, ChunkExtensionFloodIsBoundedAndAnswered) {
   // Beast does not limit chunk extensions; the capped read buffer does. The gateway answers (or
   // closes) long before the 1.5 s timeout and keeps serving.
