@@ -31,8 +31,10 @@ namespace odrgw::test {
 class gateway_process {
  public:
   // Starts `odrgw serve --config <config>` and waits for its `listening on HOST:PORT` line.
-  explicit gateway_process(const std::filesystem::path& config,
-                           const std::filesystem::path& log_file) {
+  gateway_process(const std::filesystem::path& config, const std::filesystem::path& log_file)
+      : gateway_process(std::vector<std::string>{"serve", "--config", config.string()}, log_file) {}
+  // Starts `odrgw ARGS...` (serve, mock-provider: anything that prints `listening on`).
+  gateway_process(const std::vector<std::string>& args, const std::filesystem::path& log_file) {
     int out[2];
     if (pipe(out) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t fa;
@@ -40,10 +42,9 @@ class gateway_process {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_addclose(&fa, out[0]);
-    const std::string cfg = config.string();
-    std::vector<char*> argv = {const_cast<char*>(ODRGW_CLI), const_cast<char*>("serve"),
-                               const_cast<char*>("--config"), const_cast<char*>(cfg.c_str()),
-                               nullptr};
+    std::vector<char*> argv = {const_cast<char*>(ODRGW_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
     if (posix_spawn(&pid_, ODRGW_CLI, &fa, nullptr, argv.data(), environ) != 0)
       throw std::runtime_error("spawn failed");
     posix_spawn_file_actions_destroy(&fa);
@@ -64,7 +65,7 @@ class gateway_process {
       line.clear();
     }
     stop(SIGKILL);
-    throw std::runtime_error("odrgw serve did not start; log: " + slurp(log_file));
+    throw std::runtime_error("odrgw " + args.front() + " did not start; log: " + slurp(log_file));
   }
   ~gateway_process() { stop(SIGKILL); }
 
