@@ -773,7 +773,9 @@ bool mapping_dialect::to_canonical(std::string_view bytes, const context& ctx,
     for (const auto& [prefix, uri] : namespaces_)
       xmlXPathRegisterNs(xpath.get(), reinterpret_cast<const xmlChar*>(prefix.c_str()),
                          reinterpret_cast<const xmlChar*>(uri.c_str()));
-    root.xml = reinterpret_cast<xmlNode*>(doc.get());
+    // Relative top-level XPaths start at the root element (absolute ones work from anywhere).
+    root.xml = xmlDocGetRootElement(doc.get());
+    root.location = xml_location(root.xml);
   }
 
   inbound_state s;
@@ -1124,7 +1126,13 @@ bool mapping_dialect::from_canonical(const rapidjson::Value& message, const cont
     if (m->has_match_value) v.SetString(m->match_value, s.json.GetAllocator());
     write(*m->match, v, &s.json, nullptr, "", s, m->ref + "/match", nullptr, nullptr, false);
   }
-  apply_out(m->rules, message, "", &s.json, nullptr, "", s);
+  xmlNode* xml_root = s.xml != nullptr ? xmlDocGetRootElement(s.xml) : nullptr;
+  if (enc_ == schemas::encoding::xml && xml_root == nullptr) {
+    fail(r, "", m->ref + " (match)",
+         "an outbound XML message needs `match` naming its root element");
+    return false;
+  }
+  apply_out(m->rules, message, "", &s.json, xml_root, xml_location(xml_root), s);
   if (!r.valid()) return false;
 
   report check;
@@ -1240,6 +1248,9 @@ class loader {
       if (const auto match = mv.FindMember("match"); match != mv.MemberEnd()) {
         m.match =
             compile_path(str(match->value, "source"), ptr + "/match/source", writes(m.dir), true);
+        if (d_->enc_ == schemas::encoding::xml && writes(m.dir) && !m.match->absolute)
+          throw err(ptr + "/match/source",
+                    "an outbound XML message's match is an absolute path (its root element)");
         if (const auto value = match->value.FindMember("value");
             value != match->value.MemberEnd()) {
           m.match_value = value->value.GetString();
@@ -1328,8 +1339,6 @@ class loader {
                          "unknown function?)");
     xmlXPathFreeObject(trial);
     p.writable = parse_writable(text, p);
-    if (absolute && !p.absolute && writable)
-      throw err(ptr, "'" + text + "' must be an absolute path (/p:a/p:b) here");
     if (writable && !p.writable)
       throw err(ptr, "'" + text +
                          "' is outside the writable XPath subset (/p:a/p:b, /p:a/@b, "
