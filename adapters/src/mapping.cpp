@@ -1379,8 +1379,9 @@ class loader {
     ru.ref = "mapping:" + ptr;
     const std::string dir = str(v, "direction");
     ru.dir = dir == "in" ? direction::in : dir == "out" ? direction::out : message_dir;
-    if (message_dir == direction::in && ru.dir != direction::in) ru.dir = direction::in;
-    if (message_dir == direction::out && ru.dir != direction::out) ru.dir = direction::out;
+    // Narrowed by the message's direction; a rule against it (in on an outbound-only message) is
+    // never applied.
+    if (message_dir != direction::both && ru.dir == direction::both) ru.dir = message_dir;
     const auto has = [&](const char* k) { return v.FindMember(k) != v.MemberEnd(); };
     if (has("canonical")) {
       ru.canonical_text = str(v, "canonical");
