@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -90,6 +91,9 @@ struct path {
   // XML: the compiled XPath (shared read-only; each evaluation has its own context), and the
   // writable form where the text is in the subset.
   std::shared_ptr<xmlXPathCompExpr> xpath;
+  // libxml2 caches function lookups inside a compiled expression during evaluation (a write):
+  // evaluations of one expression are serialised; each is microseconds.
+  std::shared_ptr<std::mutex> xpath_lock = std::make_shared<std::mutex>();
   std::vector<xml_step> steps;
   bool absolute = false;
   bool writable = false;
@@ -313,6 +317,7 @@ using xpath_object = std::unique_ptr<xmlXPathObject, xpath_object_deleter>;
 
 xpath_object evaluate(const path& p, xmlNode* at, xmlXPathContext* ctx) {
   ctx->node = at;
+  const std::lock_guard<std::mutex> lock(*p.xpath_lock);
   return xpath_object(xmlXPathCompiledEval(p.xpath.get(), ctx));
 }
 

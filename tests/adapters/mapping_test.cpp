@@ -5,9 +5,11 @@
 #include <rapidjson/pointer.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -538,6 +540,24 @@ TEST(MappingDialects, ControlCharactersCannotReachXmlOutput) {
   rapidjson::Document back;
   ASSERT_TRUE(dialect("provider-xml-v1").to_canonical(out, test_context(), back, r)) << dump(r);
   EXPECT_STREQ(back["payload"]["reasons"].GetString(), "<b>&amp; \"q\" 'a'</b>");
+}
+
+TEST(MappingDialects, OneAdapterServesManyThreads) {
+  const auto& p = dialect("provider-xml-v1");
+  const std::string doc = slurp(dialects / "provider-xml-v1/examples/case-intake.xml");
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        std::string back;
+        schemas::report r;
+        if (adapters::translate(p, p, doc, test_context(), test_context(), back, r) && back == doc)
+          ++good;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(good.load(), 200);
 }
 
 // ---- broken mapping files --------------------------------------------------------------------
