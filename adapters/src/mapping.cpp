@@ -415,10 +415,28 @@ bool mapping_dialect::matches(const message_rules& m, const cursor& root, inboun
 
 // ---- canonical-side values --------------------------------------------------------------------
 
+// A list index in a pointer being written: a short run of digits (the model's lists hold at most
+// thousands of items). Where the value there is a list or nothing yet, it indexes a list.
+bool list_index(const std::string& t, const Value& at) {
+  return !t.empty() && t.size() <= 4 && t.find_first_not_of("0123456789") == std::string::npos &&
+         (at.IsArray() || at.IsNull());
+}
+
+Value* list_slot(Value& v, const std::string& t, rapidjson::Document::AllocatorType& a) {
+  if (!v.IsArray()) v.SetArray();
+  const auto i = static_cast<rapidjson::SizeType>(std::stoul(t));
+  while (v.Size() <= i) v.PushBack(Value(), a);  // filled by later rules, or reported by v1
+  return &v[i];
+}
+
 Value* canonical_slot(Value& target, const std::vector<std::string>& tokens,
                       rapidjson::Document::AllocatorType& a) {
   Value* v = &target;
   for (const auto& t : tokens) {
+    if (list_index(t, *v)) {
+      v = list_slot(*v, t, a);
+      continue;
+    }
     if (!v->IsObject()) v->SetObject();
     auto it = v->FindMember(Value(rapidjson::StringRef(t.data(), t.size())));
     if (it == v->MemberEnd()) {
@@ -932,6 +950,10 @@ bool mapping_dialect::write(const path& p, Value& v, Value* json_target, xmlNode
     std::string loc = target_loc;
     for (const auto& t : p.tokens) {
       schemas::append_pointer_token(loc, t);
+      if (list_index(t, *cur)) {
+        cur = list_slot(*cur, t, a);
+        continue;
+      }
       if (cur->IsNull()) cur->SetObject();
       if (!cur->IsObject()) {
         fail(*s.r, loc, ref + " (source)", "cannot write below a value that is not an object");
