@@ -541,6 +541,10 @@ TEST(MappingDialects, HostileInputThroughEveryAdapterNeverCrashes) {
       R"(<p:decision xmlns:p="urn:example:odr-provider:v1"><p:header/></p:decision>)",
       R"({"ticket": {"kind": "reply", "from": {"id": {"a": 1}, "role": []}, "sent": 5}})",
       R"({"ticket": {"kind": ["reply"]}})",
+      R"(<p:withdrawal xmlns:p="urn:example:odr-provider:v1"><p:by>)" + std::string(3u << 20, 'y') +
+          "</p:by></p:withdrawal>",
+      "<p:withdrawal xmlns:p=\"urn:example:odr-provider:v1\"><p:by>\xc3\x28</p:by></p:withdrawal>",
+      R"(<p:withdrawal xmlns:p="urn:example:odr-provider:v1"><![CDATA[x]]><?pi x?></p:withdrawal>)",
   };
   std::string deep = "{\"ticket\": ";
   for (int i = 0; i < 500; ++i) deep += "{\"a\": ";
