@@ -1059,7 +1059,8 @@ void mapping_dialect::apply_out(const std::vector<rule>& rules, const Value& fro
         fail(*s.r, canonical_abs, rule_ref(ru, "each"), "expected a list");
         continue;
       }
-      const Value* list = json_at(&from, *ru.canonical, canonical_abs = from_ptr);
+      std::string ignored;
+      const Value* list = json_at(&from, *ru.canonical, ignored);  // v is a copy; items by place
       for (rapidjson::SizeType i = 0; list != nullptr && i < list->Size(); ++i) {
         Value item(rapidjson::kObjectType);
         Value* json_item = nullptr;
