@@ -296,9 +296,8 @@ TEST(MappingDialects, MissingRequiredSourceAndCanonicalSchemaFailuresNameSourceA
   EXPECT_EQ(r.errors[0].location, "/ticket/desk");
   EXPECT_EQ(r.errors[0].rule, "mapping:/messages/0/fields/36 (required)");
 
-  // No caseRef and no context case id: the v1 schema requires caseId on an offer; the failure
-  // names the rule that would have supplied it? No: nothing wrote it, so it is reported at the
-  // canonical location with the v1 rule.
+  // No caseRef and no context case id: v1 requires caseId on a negotiation.message. No rule wrote
+  // it, so the entry names the v1 rule and the canonical place.
   const std::string no_case = R"({"ticket": {"kind": "reply",
     "from": {"id": "shop-1", "role": "merchant"}, "sent": "06.09.2026 03:02", "text": "Hello"}})";
   ASSERT_FALSE(h.to_canonical(no_case, test_context(), out, r));
