@@ -278,7 +278,8 @@ class mapping_dialect final : public adapter {
   xmlNs* ns_for(const std::string& prefix, outbound_state& s) const;
 
   void explain(report& r, const report& check, const std::vector<write_record>& writes,
-               bool canonical_side, std::string_view what) const;
+               bool canonical_side, std::string_view what,
+               const std::vector<rule>* rules = nullptr) const;
 
   std::string id_;
   std::string description_;
@@ -693,10 +694,15 @@ void mapping_dialect::apply_in(const std::vector<rule>& rules, const cursor& c, 
   }
 }
 
-// Maps the issues of a schema check back to the rules that wrote the places they name.
+// Maps the issues of a schema check back to the rules that wrote the places they name (and a
+// missing required property to the inbound rule that maps it, when `rules` is given).
+std::string canonical_place(const std::string& pointer) {
+  return pointer.empty() ? "canonical message" : "canonical " + pointer;
+}
+
 void mapping_dialect::explain(report& r, const report& check,
                               const std::vector<write_record>& writes, bool canonical_side,
-                              std::string_view what) const {
+                              std::string_view what, const std::vector<rule>* rules) const {
   const auto strip = [](std::string_view p) {  // "/t:a/b[2]/@c" -> "/a/b/c"
     std::string out;
     std::size_t i = 0;
@@ -730,16 +736,37 @@ void mapping_dialect::explain(report& r, const report& check,
       }
     }
     schemas::issue out = e;
-    if (best != nullptr) {
+    // A missing required property: the rule that maps it, if any, is the one that had no value.
+    const rule* missing = nullptr;
+    if (rules != nullptr && e.rule == "required") {
+      const std::size_t q1 = e.message.find('\'');
+      const std::size_t q2 = q1 == std::string::npos ? q1 : e.message.find('\'', q1 + 1);
+      if (q2 != std::string::npos) {
+        std::string want = e.location;
+        schemas::append_pointer_token(want, e.message.substr(q1 + 1, q2 - q1 - 1));
+        for (const auto& ru : *rules)
+          if (reads(ru.dir) && ru.canonical_text == want) missing = &ru;
+      }
+    }
+    if (missing != nullptr) {
+      out.location = missing->source             ? missing->source->text
+                     : !missing->sources.empty() ? missing->sources.front().text
+                                                 : std::string();
+      out.rule = missing->ref + " (" + std::string(what) + ": required)";
+      out.message =
+          canonical_place(e.location) + ": " + e.message + "; this rule found no value" +
+          (missing->context.empty() ? std::string() : " (nor context " + missing->context + ")");
+      out.line = 0;
+    } else if (best != nullptr) {
       out.location = canonical_side ? best->source : e.location;
       out.rule = best->ref + " (" + std::string(what) + ": " + e.rule + ")";
       out.message =
-          (canonical_side ? "canonical " + e.location : "from canonical " + best->canonical) +
+          (canonical_side ? canonical_place(e.location) : "from canonical " + best->canonical) +
           ": " + e.message;
       if (canonical_side) out.line = 0;
     } else {
       out.rule = std::string(what) + ": " + e.rule;
-      if (canonical_side) out.message = "canonical " + e.location + ": " + e.message;
+      if (canonical_side) out.message = canonical_place(e.location) + ": " + e.message;
     }
     if (r.errors.size() < schemas::max_report_errors) {
       r.errors.push_back(std::move(out));
@@ -825,7 +852,7 @@ bool mapping_dialect::to_canonical(std::string_view bytes, const context& ctx,
   if (!r.valid()) return false;
   report check;
   set_->validate_json(out, m->type, check);
-  explain(r, check, s.writes, true, "v1 schema");
+  explain(r, check, s.writes, true, "v1 schema", &m->rules);
   return r.valid();
 }
 

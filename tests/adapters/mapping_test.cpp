@@ -296,14 +296,15 @@ TEST(MappingDialects, MissingRequiredSourceAndCanonicalSchemaFailuresNameSourceA
   EXPECT_EQ(r.errors[0].location, "/ticket/desk");
   EXPECT_EQ(r.errors[0].rule, "mapping:/messages/0/fields/36 (required)");
 
-  // No caseRef and no context case id: v1 requires caseId on a negotiation.message. No rule wrote
-  // it, so the entry names the v1 rule and the canonical place.
+  // No caseRef and no context case id: v1 requires caseId on a negotiation.message. The rule that
+  // maps caseId found no value: the entry names it and its source.
   const std::string no_case = R"({"ticket": {"kind": "reply",
     "from": {"id": "shop-1", "role": "merchant"}, "sent": "06.09.2026 03:02", "text": "Hello"}})";
   ASSERT_FALSE(h.to_canonical(no_case, test_context(), out, r));
   ASSERT_EQ(r.errors.size(), 1u) << dump(r);
-  EXPECT_EQ(r.errors[0].rule, "v1 schema: required") << dump(r);
-  EXPECT_NE(r.errors[0].message.find("canonical"), std::string::npos);
+  EXPECT_EQ(r.errors[0].location, "/ticket/caseRef") << dump(r);
+  EXPECT_EQ(r.errors[0].rule, "mapping:/envelope/2 (v1 schema: required)") << dump(r);
+  EXPECT_NE(r.errors[0].message.find("nor context case_id"), std::string::npos) << dump(r);
 
   // A value the v1 schema rejects is traced back to the source field and rule that wrote it.
   const std::string bad_party = R"({"ticket": {"kind": "reply", "caseRef": "C-1",
