@@ -185,4 +185,135 @@ TEST(Cli, BrokenSchemaDirIsAClearUsageError) {
   EXPECT_NE(r.out.find("cannot"), std::string::npos) << r.out;
 }
 
+// ---- mapping-file dialects (--adapter-dir) ---------------------------------------------------
+
+std::string shipped_dialects() { return std::string(ODRGW_SOURCE_DIR) + "/adapters/dialects"; }
+
+// A fresh directory holding one dialect written now: the binary has never seen it.
+std::filesystem::path write_dialect(const std::string& name, const std::string& mapping) {
+  const auto dir = std::filesystem::temp_directory_path() / ("odrgw-cli-dialects-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "note-v1");
+  std::ofstream(dir / "note-v1" / "note.schema.json")
+      << R"({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+             "required": ["note"], "properties": {"note": {"type": "string", "maxLength": 100}}})";
+  std::ofstream(dir / "note-v1" / "dialect.yaml") << mapping;
+  return dir;
+}
+
+const char* note_mapping = R"(dialect: note-v1
+encoding: json
+description: One-line notes between the parties
+schema: note.schema.json
+envelope:
+  - {canonical: /messageId, context: message_id}
+  - {canonical: /specVersion, const: "1.0"}
+  - {canonical: /caseId, source: /case, context: case_id, required: true}
+  - {canonical: /sender/partyId, context: partner_id, required: true}
+  - {canonical: /sender/role, context: partner_role, required: true}
+  - {canonical: /recipient/partyId, context: gateway_party_id}
+  - {canonical: /recipient/role, context: gateway_party_role}
+  - {canonical: /sentAt, context: received_at}
+messages:
+  - type: negotiation.message
+    direction: both
+    match: {source: /note}
+    fields:
+      - {canonical: /payload/text, source: /note, required: true}
+)";
+
+TEST(Cli, TranslateWithADialectWrittenAtRunTime) {
+  const auto dir = write_dialect("runtime", note_mapping);
+  const auto f = temp_file("note.json", R"({"note": "Please call me back."})");
+  const auto r = run("translate --from note-v1 --to canonical-json --adapter-dir " + dir.string() +
+                     " --partner consumer-4711 --partner-role consumer --case-id ODR-1"
+                     " --request-id key-1 " +
+                     f.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  rapidjson::Document d;
+  odrgw::schemas::json_error err;
+  ASSERT_TRUE(odrgw::schemas::parse_json(r.out, d, {}, err)) << r.out;
+  EXPECT_STREQ(d["payload"]["text"].GetString(), "Please call me back.");
+  EXPECT_STREQ(d["sender"]["partyId"].GetString(), "consumer-4711");
+  EXPECT_STREQ(d["caseId"].GetString(), "ODR-1");
+  // The same request id gives the same messageId (a retry is recognised).
+  const auto again = run("translate --from note-v1 --to canonical-json --adapter-dir " +
+                         dir.string() + " --partner consumer-4711 --partner-role consumer" +
+                         " --case-id ODR-1 --request-id key-1 " + f.string());
+  rapidjson::Document d2;
+  ASSERT_TRUE(odrgw::schemas::parse_json(again.out, d2, {}, err)) << again.out;
+  EXPECT_STREQ(d["messageId"].GetString(), d2["messageId"].GetString());
+
+  // Without the context the mapping needs, the missing field and its rule are named.
+  const auto bare = run("translate --from note-v1 --to canonical-json --adapter-dir " +
+                        dir.string() + " " + f.string());
+  EXPECT_EQ(bare.status, 1) << bare.out;
+  EXPECT_NE(bare.out.find(": /case: required source field is missing"), std::string::npos)
+      << bare.out;
+  EXPECT_NE(bare.out.find("[mapping:/envelope/2 (required)]"), std::string::npos) << bare.out;
+
+  // Dialect to dialect: the note goes out as a help-desk reply ticket.
+  const auto both =
+      run("translate --from note-v1 --to helpdesk-ticket-v1 --adapter-dir " + dir.string() +
+          " --partner consumer-4711 --partner-role consumer" + " --case-id ODR-1 " + f.string());
+  EXPECT_EQ(both.status, 2) << both.out;  // one --adapter-dir: helpdesk is not in it
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, TranslateShippedDialectsAndReportMappingRules) {
+  const std::string d = shipped_dialects();
+  const auto xml = run("translate --from helpdesk-ticket-v1 --to provider-xml-v1 --adapter-dir " +
+                       d + " --partner helpdesk --partner-role merchant " + d +
+                       "/helpdesk-ticket-v1/examples/complaint.json");
+  ASSERT_EQ(xml.status, 0) << xml.out;
+  EXPECT_NE(xml.out.find("<p:category>C04</p:category>"), std::string::npos) << xml.out;
+  EXPECT_NE(xml.out.find("<p:price currency=\"EUR\">289.00</p:price>"), std::string::npos);
+  const std::string bad = d + "/helpdesk-ticket-v1/examples/invalid-unknown-category.json";
+  const auto r =
+      run("translate --from helpdesk-ticket-v1 --to canonical-json --adapter-dir " + d + " " + bad);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, bad +
+                       ": /ticket/category: the code 'BROKEN_SCREEN' has no canonical "
+                       "counterpart [mapping:/messages/0/fields/27 (codes)]\n");
+}
+
+TEST(Cli, AdaptersListShowsTypesInAndOut) {
+  const auto r = run("adapters list --adapter-dir " + shipped_dialects());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("canonical-json\tjson\tin: dispute.application,"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("helpdesk-ticket-v1\tjson\tin: dispute.application,dispute.withdrawal,"
+                       "negotiation.message,negotiation.offer,negotiation.offer-response\t"
+                       "out: dispute.acceptance,negotiation.message,negotiation.offer,"
+                       "negotiation.offer-response,outcome.notification\tMerchant help-desk"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("provider-xml-v1\txml\tin: dispute.application,"), std::string::npos);
+  const auto builtin = run("adapters list");
+  EXPECT_EQ(builtin.out.find("helpdesk"), std::string::npos);
+}
+
+TEST(Cli, BrokenAdapterDirIsAClearUsageError) {
+  const auto dir = write_dialect("broken", std::string(note_mapping) +
+                                               "      - {canonical: /payload/text, source: /x, "
+                                               "transform: rot13}\n");
+  const auto r = run("adapters list --adapter-dir " + dir.string());
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("note-v1/dialect.yaml: /messages/0/fields/1/transform:"), std::string::npos)
+      << r.out;
+  const auto t =
+      run("translate --from note-v1 --to canonical-json --adapter-dir " + dir.string() + " x.json");
+  EXPECT_EQ(t.status, 2);
+  EXPECT_EQ(run("adapters list --adapter-dir /nonexistent").status, 2);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Cli, TranslateHelpDocumentsTheContextOptions) {
+  const auto h = run("translate --help");
+  EXPECT_EQ(h.status, 0);
+  for (const char* s : {"--adapter-dir", "--partner", "--partner-role", "--operation",
+                        "--reference", "--case-id", "--request-id"})
+    EXPECT_NE(h.out.find(s), std::string::npos) << s;
+}
+
 }  // namespace
