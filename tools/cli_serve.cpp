@@ -13,7 +13,8 @@ namespace {
 
 struct serve_args {
   std::string config_file;
-  std::string listen;  // overrides the config's listen
+  std::string listen;       // overrides the config's listen
+  std::string adapter_dir;  // overrides adapters.dir
 };
 
 int run_serve(const serve_args& args, const global_options& g) {
@@ -25,6 +26,7 @@ int run_serve(const serve_args& args, const global_options& g) {
     } else {
       cfg.source = "(defaults)";
     }
+    if (!args.adapter_dir.empty()) cfg.adapter_dir = args.adapter_dir;
     if (!args.listen.empty()) {
       const auto l = gateway::parse_listen(args.listen, "--listen");
       cfg.listen_host = l.host;
@@ -37,7 +39,7 @@ int run_serve(const serve_args& args, const global_options& g) {
   for (const auto& w : cfg.warnings) std::cerr << "odrgw serve: warning: " << w << "\n";
   try {
     auto set = load_schema_set(g);
-    gateway::check_dialects(cfg, adapters::registry::builtin(set));
+    gateway::load_adapters(cfg, set);  // reports a bad dialect before anything is opened
     gateway::server srv(cfg, set);
     const std::string where = srv.bind();
     if (cfg.partners.empty())
@@ -68,6 +70,10 @@ command add_serve(CLI::App& root, const global_options& g) {
   app->add_option("-c,--config", args->config_file,
                   "YAML configuration (gateway/odrgw.sample.yaml)");
   app->add_option("--listen", args->listen, "HOST:PORT, overriding the config (port 0: any free)");
+  app->add_option(
+      "--adapter-dir", args->adapter_dir,
+      "A directory of mapping-file dialects (docs/adapters/mapping.md), overriding the\n"
+      "config's adapters.dir");
   return {app, [args, &g] { return run_serve(*args, g); }};
 }
 

@@ -28,6 +28,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <odrgw/adapters/adapter.hpp>
+#include <odrgw/adapters/mapping.hpp>
 #include <odrgw/gateway/embedded.hpp>
 #include <odrgw/schemas/validator.hpp>
 
@@ -794,6 +795,23 @@ listen_address parse_listen(std::string_view text, const std::string& path) {
                                  out.host + "'");
   }
   return out;
+}
+
+adapters::registry load_adapters(const config& cfg,
+                                 std::shared_ptr<const schemas::schema_set> set) {
+  auto reg = adapters::registry::builtin(set);
+  if (!cfg.adapter_dir.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(cfg.adapter_dir, ec))
+      throw config_error("/adapters/dir", "'" + cfg.adapter_dir + "' is not a directory");
+    try {
+      adapters::load_mapping_dialects(cfg.adapter_dir, set, reg);
+    } catch (const std::exception& e) {
+      throw config_error("/adapters/dir", e.what());
+    }
+  }
+  check_dialects(cfg, reg);
+  return reg;
 }
 
 void check_dialects(const config& cfg, const adapters::registry& reg) {

@@ -154,7 +154,7 @@ service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> s
                  std::unique_ptr<storage> store, pii_key key)
     : cfg_(cfg),
       set_(std::move(set)),
-      adapters_(adapters::registry::builtin(set_)),
+      adapters_(load_adapters(cfg_, set_)),
       store_(std::move(store)),
       key_(std::move(key)) {
   for (const auto& p : cfg_.partners) {

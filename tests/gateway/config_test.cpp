@@ -387,6 +387,27 @@ TEST(Config, WarnsAboutPlainHttpOffLoopback) {
       1u);
 }
 
+TEST(Config, AdapterDirectoryLoadsMappingDialectsOrNamesTheProblem) {
+  const auto set = schemas::schema_set::builtin();
+  const std::string dialects = std::string(ODRGW_SOURCE_DIR) + "/adapters/dialects";
+  config c = parse_config("adapters: {dir: " + dialects + "}\npartners:\n" +
+                              partner("p1", "    dialect: provider-xml-v1\n"),
+                          "/b");
+  const auto reg = load_adapters(c, set);
+  EXPECT_NE(reg.find("helpdesk-ticket-v1"), nullptr);
+  EXPECT_NE(reg.find("canonical-json"), nullptr);
+  // Without the directory the partner's dialect is unknown.
+  c.adapter_dir.clear();
+  EXPECT_THROW(load_adapters(c, set), config_error);
+  c.adapter_dir = "/nonexistent/dialects";
+  try {
+    load_adapters(c, set);
+    FAIL();
+  } catch (const config_error& e) {
+    EXPECT_EQ(e.path(), "/adapters/dir");
+  }
+}
+
 TEST(Config, UnknownDialectNamesThePath) {
   const config c = parse_config(
       "partners:\n" + partner("p1") + partner("p2", "    dialect: canonical-jsn\n", key_b), "/b");

@@ -300,6 +300,33 @@ std::string sql(const fs::path& db, const std::string& query) {
   return s;
 }
 
+TEST_F(Gateway, MappingDialectPartnersPostInTheirOwnShape) {
+  // A help desk speaking its ticket JSON, through the shipped mapping dialect (no C++).
+  gw.reset();
+  const std::string desk_key = "k-desk-0123456789";
+  partners_extra =
+      "  - { id: brightway-helpdesk, role: merchant, dialect: helpdesk-ticket-v1, "
+      "api_key_sha256: " +
+      sha256_hex(desk_key) + " }\n";
+  start("adapters: { dir: " + (fs::path(ODRGW_SOURCE_DIR) / "adapters/dialects").string() + " }\n");
+  const fs::path examples =
+      fs::path(ODRGW_SOURCE_DIR) / "adapters/dialects/helpdesk-ticket-v1/examples";
+  auto r = post(slurp(examples / "complaint.json"), desk_key);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  const auto view = parse(get("/v1/cases/" + case_id, desk_key).body);
+  ASSERT_EQ(view["messages"].Size(), 1u);
+  EXPECT_STREQ(view["messages"][0]["message"]["senderCaseRef"].GetString(), "HD-2026-00417");
+  // A code the mapping cannot carry: 422 naming the ticket's field and the mapping rule.
+  r = post(slurp(examples / "invalid-unknown-category.json"), desk_key);
+  ASSERT_EQ(r.status, 422) << r.body;
+  const auto p = parse(r.body);
+  EXPECT_STREQ(p["errors"][0]["location"].GetString(), "/ticket/category");
+  EXPECT_NE(std::string(p["errors"][0]["rule"].GetString()).find("(codes)"), std::string::npos);
+  // XML is not this partner's encoding.
+  EXPECT_EQ(post("<ticket/>", desk_key, "application/xml").status, 415);
+}
+
 TEST_F(Gateway, CaseReadsAreAudited) {
   const auto r = post(application(10));
   ASSERT_EQ(r.status, 202) << r.body;

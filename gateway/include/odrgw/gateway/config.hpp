@@ -3,6 +3,7 @@
 // unknown or mistyped key stops start-up naming the key's path.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,9 @@
 namespace odrgw::adapters {
 class registry;
 }  // namespace odrgw::adapters
+namespace odrgw::schemas {
+class schema_set;
+}  // namespace odrgw::schemas
 
 namespace odrgw::gateway {
 
@@ -82,5 +86,8 @@ listen_address parse_listen(std::string_view text, const std::string& path = "/l
 // Checks that every partner's dialect names an adapter in `reg`. Throws config_error at
 // "/partners/N/dialect". (Separate from parsing: the registry needs the compiled schema set.)
 void check_dialects(const config& cfg, const adapters::registry& reg);
+// The built-in adapters plus the mapping-file dialects of cfg.adapter_dir, with every partner's
+// dialect checked. Throws config_error naming /adapters/dir or /partners/N/dialect.
+adapters::registry load_adapters(const config& cfg, std::shared_ptr<const schemas::schema_set> set);
 
 }  // namespace odrgw::gateway
