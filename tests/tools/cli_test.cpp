@@ -317,3 +317,31 @@ TEST(Cli, TranslateHelpDocumentsTheContextOptions) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, CallbackSignThenVerifyAndRefuseTamperingAndReplays) {
+  const auto secret = temp_file("cb-secret", "whsec-test\n");
+  const auto body = temp_file("cb-body", "{\"a\":1}");
+  const auto signed_ = run("callback sign --secret-file " + secret.string() +
+                           " --timestamp 1700000000 " + body.string());
+  ASSERT_EQ(signed_.status, 0) << signed_.out;
+  EXPECT_EQ(signed_.out,
+            "t=1700000000,v1=fed7a1a6c799a6367d73724d76bc70c16678908a32a879cd1ded6565ac05cece\n");
+  const std::string header =
+      "'ODR-Signature: " + signed_.out.substr(0, signed_.out.size() - 1) + "'";
+  const std::string verify =
+      "callback verify --secret-file " + secret.string() + " --signature " + header + " ";
+  auto r = run(verify + "--now 1700000010 " + body.string());
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("valid"), std::string::npos);
+  r = run(verify + "--now 1700009999 " + body.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("outside-window"), std::string::npos) << r.out;
+  r = run(verify + "--now 1700000010 " + temp_file("cb-other", "{\"a\":2}").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("bad-signature"), std::string::npos) << r.out;
+  EXPECT_EQ(run("callback verify --signature x " + body.string()).status, 2);  // no secret
+}
+
+}  // namespace
