@@ -646,8 +646,11 @@ Value forum(mapping& m, std::string_view channel) {
 
 // Attachments from PayPal documents that the gateway's multipart intake annotated with the file's
 // digest (odrgw_file). A document without it has no v1 counterpart: v1 names files by SHA-256.
+// `require_file`: a request body's document without odrgw_file is an error; a dispute object's
+// (PayPal's record of earlier evidence) is described in the text instead.
 bool evidence_attachments(mapping& m, const Value* ev, std::size_t i, const std::string& ev_loc,
-                          std::string_view dispute_id, Value& out, std::string& text) {
+                          std::string_view dispute_id, Value& out, std::string& text,
+                          bool require_file = true) {
   bool ok = true;
   {
     const std::string_view type = str(get(ev, "evidence_type"));
@@ -678,6 +681,10 @@ bool evidence_attachments(mapping& m, const Value* ev, std::size_t i, const std:
       const std::string doc_loc = ev_loc + "/documents/" + std::to_string(j);
       const Value* file = get(doc, "odrgw_file");
       const std::string_view name = str(get(doc, "name"));
+      if (file == nullptr && !require_file) {
+        text += "Document held at PayPal: " + std::string(name) + "\n";
+        continue;
+      }
       if (file == nullptr) {
         m.error(doc_loc, "no-counterpart",
                 "v1 attachments are named by SHA-256 and size, which PayPal's JSON does not carry: "
@@ -787,6 +794,27 @@ std::string describe_dispute(mapping& m, const dispute_view& dv) {
          std::string(str(get(at(adj, i), "reason"))) + " at " +
          std::string(str(get(at(adj, i), "dispute_life_cycle_stage"))) + " on " +
          std::string(str(get(at(adj, i), "adjudication_time"))) + "\n";
+  const Value* offer = get(dv.d, "offer");
+  if (const Value* so = get(offer, "seller_offered_amount"))
+    t += "Seller offered: " + std::string(str(get(so, "value"))) + " " +
+         std::string(str(get(so, "currency_code"))) + " " +
+         std::string(str(get(offer, "offer_type"))) + "\n";
+  for (std::size_t i = 0; i < size_of(get(offer, "history")); ++i) {
+    const Value* h = at(get(offer, "history"), i);
+    t += "Offer history: " + std::string(str(get(h, "offer_time"))) + " " +
+         std::string(str(get(h, "actor"))) + " " + std::string(str(get(h, "event_type"))) + " " +
+         std::string(str(get(h, "offer_type"))) + " " +
+         std::string(str(get(get(h, "offer_amount"), "value"))) + " " +
+         std::string(str(get(get(h, "offer_amount"), "currency_code"))) + "\n";
+  }
+  for (std::size_t i = 0; i < size_of(get(dv.d, "money_movements")); ++i) {
+    const Value* mm = at(get(dv.d, "money_movements"), i);
+    t += "Money movement: " + std::string(str(get(mm, "type"))) + " " +
+         std::string(str(get(mm, "affected_party"))) + " " +
+         std::string(str(get(get(mm, "amount"), "value"))) + " " +
+         std::string(str(get(get(mm, "amount"), "currency_code"))) + " " +
+         std::string(str(get(mm, "reason"))) + "\n";
+  }
   line("Seller response due", str(get(dv.d, "seller_response_due_date")));
   line("Buyer response due", str(get(dv.d, "buyer_response_due_date")));
   const Value* txs = get(dv.d, "disputed_transactions");
@@ -934,15 +962,10 @@ std::optional<Value> application_payload(mapping& m, const dispute_view& dv,
   std::string ignored;
   // Only documents that carry odrgw_file become attachments here; the rest stay in the text.
   const Value* evs = get(dv.d, "evidences");
-  for (std::size_t i = 0; i < size_of(evs); ++i) {
-    bool any_file = false;
-    for (std::size_t j = 0; j < size_of(get(at(evs, i), "documents")); ++j)
-      any_file = any_file || get(at(get(at(evs, i), "documents"), j), "odrgw_file") != nullptr;
-    if (!any_file) continue;
+  for (std::size_t i = 0; i < size_of(evs); ++i)
     if (!evidence_attachments(m, at(evs, i), i, "/evidences/" + std::to_string(i), dv.id, evidence,
-                              ignored))
+                              ignored, false))
       ok = false;
-  }
   if (evidence.Size() > 0) b.add(p, "evidence", std::move(evidence));
   if (!ok) return std::nullopt;
   return p;

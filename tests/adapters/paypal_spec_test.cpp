@@ -22,7 +22,7 @@ const Value* member(const Value& o, const char* k) {
 
 std::string json(const Value* v) { return v ? schemas::to_json_string(*v) : "<absent>"; }
 
-struct fixture : ::testing::Test {
+struct PaypalSpec : ::testing::Test {
   void SetUp() override {
     spec.Parse(test::read_file(ODRGW_PAYPAL_SPEC).c_str());
     ASSERT_FALSE(spec.HasParseError());
@@ -52,7 +52,7 @@ void same_facts(const std::string& where, const Value& theirs, const Value& ours
   }
 }
 
-TEST_F(fixture, DefinitionsKeepTheSpecsNamesEnumsAndLimits) {
+TEST_F(PaypalSpec, DefinitionsKeepTheSpecsNamesEnumsAndLimits) {
   const std::set<std::string> our_extras = {"document/odrgw_file"};
   std::size_t compared = 0;
   for (auto it = my_defs().MemberBegin(); it != my_defs().MemberEnd(); ++it) {
@@ -90,7 +90,7 @@ TEST_F(fixture, DefinitionsKeepTheSpecsNamesEnumsAndLimits) {
   EXPECT_GT(compared, 60u);
 }
 
-TEST_F(fixture, EveryRequestBodyOperationIsASpecPath) {
+TEST_F(PaypalSpec, EveryRequestBodyOperationIsASpecPath) {
   for (auto it = mine["x-odrgw-kinds"].MemberBegin(); it != mine["x-odrgw-kinds"].MemberEnd();
        ++it) {
     const std::string op = it->name.GetString();
@@ -105,7 +105,7 @@ TEST_F(fixture, EveryRequestBodyOperationIsASpecPath) {
   }
 }
 
-TEST_F(fixture, ReadOnlyEnumsOfTheDisputeAreAllMapped) {
+TEST_F(PaypalSpec, ReadOnlyEnumsOfTheDisputeAreAllMapped) {
   // Every reason and stage PayPal names is in the dialect (and so in the mapping tables).
   for (const char* def : {"dispute_reason", "dispute_lifecycle_stage", "dispute_channel", "status",
                           "offer_type", "adjudication_type"})

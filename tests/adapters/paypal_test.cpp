@@ -616,6 +616,23 @@ TEST(PaypalContext, WebhookErrorsPointIntoTheEvent) {
   EXPECT_TRUE(has(fails(e, base_context()), "/event_type", "enum"));
 }
 
+TEST(PaypalExamples, DisputeEvidenceWithoutDigestIsDescribedAndWithDigestAttached) {
+  rapidjson::Document d;
+  d.Parse(read_file(examples() / "dispute-inquiry.json").c_str());
+  rapidjson::Document ev;
+  ev.Parse(R"([{"evidence_type":"PROOF_OF_FULFILLMENT","notes":"Shipped with DHL.",
+    "documents":[{"name":"label.pdf"},{"name":"photo.jpg","odrgw_file":{"size":10,
+    "sha256":"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"}}]}])");
+  d.AddMember("evidences", rapidjson::Value(ev, d.GetAllocator()), d.GetAllocator());
+  rapidjson::Document out;
+  report r;
+  ASSERT_TRUE(translate_ok(schemas::to_json_string(d), base_context(), out, r)) << describe(r);
+  ASSERT_EQ(out["payload"]["evidence"].Size(), 1u);
+  EXPECT_EQ(s(ptr(out, "/payload/evidence/0/title")), "photo.jpg");
+  EXPECT_EQ(s(ptr(out, "/payload/evidence/0/mediaType")), "image/jpeg");
+  EXPECT_NE(s(ptr(out, "/payload/description")).find("Shipped with DHL."), std::string::npos);
+}
+
 TEST(PaypalContext, DocumentsWithoutDigestsAreReported) {
   context ctx = base_context();
   ctx.operation = "provide-evidence";
