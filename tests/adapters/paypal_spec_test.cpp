@@ -12,6 +12,15 @@
 namespace odrgw::adapters {
 namespace {
 
+// schemas::parse_json, not Document::Parse: RapidJSON's SSE2 scanner reads past the end of an
+// unpadded buffer (ASan), and the adapter's own parser is the one under test anyway.
+inline bool parse(rapidjson::Document& d, std::string_view text) {
+  schemas::json_error err;
+  schemas::json_limits limits;
+  limits.max_depth = 256;
+  return schemas::parse_json(text, d, limits, err);
+}
+
 using rapidjson::Value;
 
 const Value* member(const Value& o, const char* k) {
@@ -24,10 +33,8 @@ std::string json(const Value* v) { return v ? schemas::to_json_string(*v) : "<ab
 
 struct PaypalSpec : ::testing::Test {
   void SetUp() override {
-    spec.Parse(test::read_file(ODRGW_PAYPAL_SPEC).c_str());
-    ASSERT_FALSE(spec.HasParseError());
-    mine.Parse(paypal_disputes_v1::schema_text().data(), paypal_disputes_v1::schema_text().size());
-    ASSERT_FALSE(mine.HasParseError());
+    ASSERT_TRUE(parse(spec, test::read_file(ODRGW_PAYPAL_SPEC)));
+    ASSERT_TRUE(parse(mine, paypal_disputes_v1::schema_text()));
   }
   const Value& spec_schemas() { return spec["components"]["schemas"]; }
   const Value& my_defs() { return mine["definitions"]; }

@@ -52,8 +52,9 @@ class paypal_disputes_v1 final : public adapter {
 
   // The dialect's JSON Schema (draft-07) as embedded.
   static std::string_view schema_text() noexcept;
-  // Checks `doc` against the dialect definition for `operation` (see `operations`); appends
-  // issues to `r`. Returns false, with a report entry, for an unknown operation.
+  // Checks `doc` against the dialect definition for `operation` (see `operations`, plus
+  // "dispute-out": the dispute object from_canonical writes, which need not name a reason);
+  // appends issues to `r`. Returns false, with a report entry, for an unknown operation.
   bool validate_dialect(std::string_view operation, const rapidjson::Value& doc,
                         schemas::report& r) const;
   // The fixed namespace of the derived messageIds (Boost.UUID name_generator_sha1).
