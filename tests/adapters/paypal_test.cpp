@@ -328,6 +328,88 @@ TEST(PaypalExamples, RegisteredAsBuiltin) {
   EXPECT_FALSE(paypal_disputes_v1::schema_text().empty());
 }
 
+// The documented tables (docs/adapters/paypal.md), every PayPal code of each.
+rapidjson::Document translate_variant(const std::function<void(rapidjson::Document&)>& change,
+                                      report& r) {
+  rapidjson::Document d;
+  EXPECT_TRUE(parse(d, read_file(examples() / "dispute-inquiry.json")));
+  change(d);
+  rapidjson::Document out;
+  EXPECT_TRUE(translate_ok(schemas::to_json_string(d), base_context(), out, r)) << describe(r);
+  return out;
+}
+
+TEST(PaypalTables, EveryReasonHasItsCategory) {
+  const std::map<std::string, std::string> table = {
+      {"MERCHANDISE_OR_SERVICE_NOT_RECEIVED", "not-received"},
+      {"MERCHANDISE_OR_SERVICE_NOT_AS_DESCRIBED", "not-as-described"},
+      {"UNAUTHORISED", "unauthorised-payment"},
+      {"CREDIT_NOT_PROCESSED", "refund-not-given"},
+      {"DUPLICATE_TRANSACTION", "other"},
+      {"INCORRECT_AMOUNT", "other"},
+      {"PAYMENT_BY_OTHER_MEANS", "other"},
+      {"CANCELED_RECURRING_BILLING", "other"},
+      {"PROBLEM_WITH_REMITTANCE", "other"},
+      {"OTHER", "other"}};
+  rapidjson::Document schema;
+  ASSERT_TRUE(parse(schema, paypal_disputes_v1::schema_text()));
+  const Value& reasons = schema["definitions"]["dispute_reason"]["enum"];
+  ASSERT_EQ(reasons.Size(), table.size());
+  for (auto& reason : reasons.GetArray()) {
+    const std::string code = reason.GetString();
+    report r;
+    const auto out = translate_variant(
+        [&](rapidjson::Document& d) { d["reason"].SetString(code.c_str(), d.GetAllocator()); }, r);
+    EXPECT_EQ(s(ptr(out, "/payload/category")), table.at(code)) << code;
+    EXPECT_NE(s(ptr(out, "/payload/description")).find("reason " + code), std::string::npos);
+  }
+}
+
+TEST(PaypalTables, StageAndChannelPickTypeAndTier) {
+  struct row {
+    const char *stage, *channel;
+    bool earlier_decision;
+    const char *type, *tier;  // tier: application tier or appeal toTier
+  };
+  const std::vector<row> rows = {
+      {"INQUIRY", "INTERNAL", false, "dispute.application", "T1"},
+      {"INQUIRY", "EXTERNAL", false, "dispute.application", "T1"},
+      {"CHARGEBACK", "INTERNAL", false, "dispute.application", "T1"},
+      {"CHARGEBACK", "ALERT", false, "dispute.application", "T1"},
+      {"CHARGEBACK", "EXTERNAL", false, "dispute.application", "T3"},
+      {"CHARGEBACK", "INTERNAL", true, "dispute.appeal", "T2"},
+      {"PRE_ARBITRATION", "INTERNAL", false, "dispute.appeal", "T2"},
+      {"PRE_ARBITRATION", "EXTERNAL", false, "dispute.appeal", "T3"},
+      {"ARBITRATION", "EXTERNAL", true, "dispute.appeal", "T3"},
+  };
+  for (const auto& w : rows) {
+    SCOPED_TRACE(std::string(w.stage) + " " + w.channel);
+    report r;
+    const auto out = translate_variant(
+        [&](rapidjson::Document& d) {
+          auto& a = d.GetAllocator();
+          d["dispute_life_cycle_stage"].SetString(w.stage, a);
+          d["dispute_channel"].SetString(w.channel, a);
+          if (w.earlier_decision) {
+            rapidjson::Document adj;
+            ASSERT_TRUE(parse(adj, R"([{"type":"DENY_BUYER","adjudication_time":
+              "2026-09-01T00:00:00Z","dispute_life_cycle_stage":"INQUIRY"}])"));
+            d.AddMember("adjudications", Value(adj, a), a);
+          }
+        },
+        r);
+    EXPECT_EQ(s(ptr(out, "/messageType")), w.type);
+    EXPECT_EQ(s(ptr(out, std::string(w.type) == "dispute.application" ? "/payload/tier"
+                                                                      : "/payload/toTier")),
+              w.tier);
+    if (w.earlier_decision) {
+      EXPECT_EQ(s(ptr(out, "/payload/previousOutcome")), "rejected");
+      EXPECT_EQ(s(ptr(out, "/payload/appellant")), "consumer");
+      EXPECT_EQ(s(ptr(out, "/payload/previousTier")), "T1");
+    }
+  }
+}
+
 // ---- messageId ---------------------------------------------------------------------------------
 
 std::string message_id(std::string_view bytes, const context& ctx) {
