@@ -1304,6 +1304,60 @@ bool decision_out(out_mapping& m, const Value& msg, std::string_view type, Value
   return true;
 }
 
+// The forum's acceptance as the dispute's state: accepted opens it (the seller must answer),
+// rejected resolves it as DENIED with the reason as the arbiter's message.
+bool acceptance_out(out_mapping& m, const Value& msg, Value& out) {
+  const Value* p = get(&msg, "payload");
+  if (m.ctx.reference.empty()) {
+    fail(m.r, "", "context-required",
+         "context.reference is required: the PayPal dispute id the acceptance belongs to");
+    return false;
+  }
+  const bool accepted = str(get(p, "decision")) == "accepted";
+  const std::string_view when = str(get(p, "decidedAt"));
+  const std::string_view tier = str(get(p, "tier"));
+  out = builder::obj();
+  m.b.add_str(out, "dispute_id", m.ctx.reference);
+  m.b.add_str(out, "update_time", when);
+  const bool seller_due = accepted && get(p, "responseDueAt") != nullptr;
+  m.b.add_str(out, "status",
+              !accepted    ? "RESOLVED"
+              : seller_due ? "WAITING_FOR_SELLER_RESPONSE"
+                           : "OPEN");
+  if (!accepted) m.b.add_str(out, "dispute_state", "RESOLVED");
+  if (tier == "T1") m.b.add_str(out, "dispute_life_cycle_stage", "INQUIRY");
+  if (tier == "T2") m.b.add_str(out, "dispute_life_cycle_stage", "CHARGEBACK");
+  if (!accepted) {
+    Value result = builder::obj();
+    m.b.add_str(result, "outcome_code", "DENIED");
+    m.b.add(out, "dispute_outcome", std::move(result));
+  }
+  if (seller_due) m.b.add_str(out, "seller_response_due_date", str(get(p, "responseDueAt")));
+  std::string text =
+      accepted ? "Accepted at tier " + std::string(tier) : "Rejected at tier " + std::string(tier);
+  if (!str(get(p, "proceedingId")).empty())
+    text += ", proceeding " + std::string(str(get(p, "proceedingId")));
+  if (!str(get(p, "reasonCode")).empty())
+    text += ", reason " + std::string(str(get(p, "reasonCode")));
+  if (!str(get(p, "negotiationDueAt")).empty())
+    text += ", negotiation due " + std::string(str(get(p, "negotiationDueAt")));
+  text += ".";
+  const Value* missing = get(p, "missingItems");
+  for (std::size_t i = 0; i < size_of(missing); ++i)
+    text += "\nMissing: " + std::string(str(at(missing, i)));
+  if (!str(get(p, "reason")).empty()) text += "\n" + std::string(str(get(p, "reason")));
+  Value messages = builder::arr();
+  for (auto& piece : chunks(text, paypal_note_max)) {
+    Value msg_v = builder::obj();
+    m.b.add_str(msg_v, "posted_by", "ARBITER");
+    m.b.add_str(msg_v, "time_posted", when);
+    m.b.add_str(msg_v, "content", piece);
+    if (messages.Size() < 1000) messages.PushBack(msg_v, m.b.a);
+  }
+  m.b.add(out, "messages", std::move(messages));
+  return true;
+}
+
 bool canonical_out(out_mapping& m, const Value& msg, std::string_view type, Value& out,
                    std::string& kind) {
   const Value* p = get(&msg, "payload");
@@ -1371,6 +1425,7 @@ bool canonical_out(out_mapping& m, const Value& msg, std::string_view type, Valu
     return true;
   }
   kind = "dispute-out";
+  if (type == "dispute.acceptance") return acceptance_out(m, msg, out);
   return decision_out(m, msg, type, out);
 }
 
@@ -1425,9 +1480,10 @@ paypal_disputes_v1::paypal_disputes_v1(std::shared_ptr<const schemas::schema_set
                                             "negotiation.message",        "negotiation.offer",
                                             "negotiation.offer-response", "escalation.request",
                                             "evidence.submission"};
-  const std::vector<std::string_view> out = {"negotiation.message",        "negotiation.offer",
-                                             "negotiation.offer-response", "escalation.request",
-                                             "arbitration.award",          "outcome.notification"};
+  const std::vector<std::string_view> out = {"dispute.acceptance",  "negotiation.message",
+                                             "negotiation.offer",   "negotiation.offer-response",
+                                             "escalation.request",  "arbitration.award",
+                                             "outcome.notification"};
   for (const auto& m : im->set->model().messages()) {
     if (std::find(in.begin(), in.end(), m.type) != in.end()) im->inbound.push_back(m.type);
     if (std::find(out.begin(), out.end(), m.type) != out.end()) im->outbound.push_back(m.type);

@@ -317,9 +317,10 @@ TEST(PaypalExamples, TypesListedAreExactlyTheOnesProduced) {
   for (const auto& c : cases()) produced.insert(c.expect.at("/messageType"));
   EXPECT_EQ(produced, std::set<std::string>(in.begin(), in.end()));
   std::vector<std::string> out(pp().outbound_types().begin(), pp().outbound_types().end());
-  EXPECT_EQ(out, (std::vector<std::string>{"negotiation.message", "negotiation.offer",
-                                           "negotiation.offer-response", "escalation.request",
-                                           "arbitration.award", "outcome.notification"}));
+  EXPECT_EQ(out, (std::vector<std::string>{"dispute.acceptance", "negotiation.message",
+                                           "negotiation.offer", "negotiation.offer-response",
+                                           "escalation.request", "arbitration.award",
+                                           "outcome.notification"}));
 }
 
 TEST(PaypalExamples, RegisteredAsBuiltin) {
@@ -537,6 +538,39 @@ TEST(PaypalRoundTrip, DecisionsBecomeResolvedDisputes) {
     report in;
     EXPECT_FALSE(pp().validate_dialect("dispute", d, in));
   }
+}
+
+TEST(PaypalRoundTrip, AcceptanceOpensOrDeniesTheDispute) {
+  context ctx = base_context();
+  ctx.reference = "PP-D-27803";
+  for (const char* f : {"dispute.acceptance.json", "dispute.acceptance.2.json"}) {
+    SCOPED_TRACE(f);
+    rapidjson::Document msg;
+    ASSERT_TRUE(parse(msg, read_file(test::examples_dir() / "valid" / f)));
+    report r;
+    const std::string out = back(msg, ctx, r);
+    ASSERT_TRUE(r.valid()) << describe(r);
+    rapidjson::Document d;
+    ASSERT_TRUE(parse(d, out));
+    EXPECT_EQ(s(ptr(d, "/dispute_id")), "PP-D-27803");
+    EXPECT_EQ(s(ptr(d, "/update_time")), s(ptr(msg, "/payload/decidedAt")));
+    if (s(ptr(msg, "/payload/decision")) == "accepted") {
+      EXPECT_NE(s(ptr(d, "/status")), "RESOLVED");
+      EXPECT_EQ(s(ptr(d, "/seller_response_due_date")), s(ptr(msg, "/payload/responseDueAt")));
+    } else {
+      EXPECT_EQ(s(ptr(d, "/status")), "RESOLVED");
+      EXPECT_EQ(s(ptr(d, "/dispute_outcome/outcome_code")), "DENIED");
+      EXPECT_NE(s(ptr(d, "/messages/0/content")).find(s(ptr(msg, "/payload/reasonCode"))),
+                std::string::npos);
+    }
+  }
+  ctx.reference = {};
+  rapidjson::Document msg;
+  ASSERT_TRUE(parse(msg, read_file(test::examples_dir() / "valid/dispute.acceptance.json")));
+  report r;
+  std::string out;
+  EXPECT_FALSE(pp().from_canonical(msg, ctx, out, r));
+  EXPECT_TRUE(!r.errors.empty() && r.errors[0].rule == "context-required") << describe(r);
 }
 
 TEST(PaypalRoundTrip, TypesWithoutACounterpartAreReported) {
