@@ -1069,8 +1069,9 @@ TEST(PaypalHostile, WrongTypesEverywhereOutbound) {
   context ctx = base_context();
   ctx.reference = "PP-D-27803";
   for (const char* f :
-       {"negotiation.offer.json", "negotiation.offer-response.json", "negotiation.message.json",
-        "escalation.request.json", "outcome.notification.json", "arbitration.award.json"}) {
+       {"dispute.acceptance.2.json", "negotiation.offer.json", "negotiation.offer-response.json",
+        "negotiation.message.json", "escalation.request.json", "outcome.notification.json",
+        "arbitration.award.json"}) {
     rapidjson::Document doc;
     parse(doc, read_file(test::examples_dir() / "valid" / f));
     mutate_everywhere(doc, [&](const std::string& bytes) {
