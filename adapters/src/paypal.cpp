@@ -1160,6 +1160,26 @@ bool body_to_canonical(mapping& m, const Value& body_doc, std::string_view op,
     b.add_str(p, "offerId", offer_id);
     b.add_str(p, "decision", op == "accept-offer" ? "accepted" : "rejected");
     if (!note.empty()) b.add_str(p, "reason", note);
+  } else if (op == "accept-claim") {
+    // The seller accepts the buyer's claim: the respondent's answer (ODR-SI 6.2.3).
+    type = "dispute.response";
+    const std::string_view claim_type = str(get(&body_doc, "accept_claim_type"));
+    const bool partial = claim_type == "PARTIAL_REFUND";
+    b.add_str(p, "respondent", "merchant");
+    b.add_str(p, "position", partial ? "partly-accepts" : "accepts-claim");
+    rapidjson::Document extra(&b.a);
+    extra.SetObject();
+    for (const char* k :
+         {"accept_claim_type", "accept_claim_reason", "invoice_id", "return_shipping_address"})
+      if (const Value* v = get(&body_doc, k)) b.add(extra, k, Value(*v, b.a));
+    b.add_str(p, "statement", clip(with_marker(std::string(note), extra), free_text_max));
+    b.add_str(p, "proposedRemedy", partial ? "partial-refund" : "refund");
+    if (const Value* amount = get(&body_doc, "refund_amount")) {
+      auto money = m.money(amount, "/refund_amount");
+      if (!money) return false;
+      b.add(p, "proposedAmount", std::move(*money));
+    }
+    b.add(p, "consents", consents(m, *sent));
   } else if (op == "send-message") {
     type = "negotiation.message";
     b.add_str(p, "text", str(get(&body_doc, "message")));
@@ -1476,10 +1496,10 @@ paypal_disputes_v1::paypal_disputes_v1(std::shared_ptr<const schemas::schema_set
     if (cur != nullptr) im->currency = cur->schema;
   }
   // v1 order.
-  const std::vector<std::string_view> in = {"dispute.application",        "dispute.appeal",
-                                            "negotiation.message",        "negotiation.offer",
-                                            "negotiation.offer-response", "escalation.request",
-                                            "evidence.submission"};
+  const std::vector<std::string_view> in = {"dispute.application", "dispute.appeal",
+                                            "dispute.response",    "negotiation.message",
+                                            "negotiation.offer",   "negotiation.offer-response",
+                                            "escalation.request",  "evidence.submission"};
   const std::vector<std::string_view> out = {"dispute.acceptance",  "negotiation.message",
                                              "negotiation.offer",   "negotiation.offer-response",
                                              "escalation.request",  "arbitration.award",
@@ -1541,7 +1561,7 @@ bool paypal_disputes_v1::to_canonical(std::string_view bytes, const context& ctx
     fail(r, "", "operation",
          "unknown PayPal operation '" + clip(op, 64) +
              "' (dispute, webhook, make-offer, accept-offer, deny-offer, send-message, "
-             "provide-evidence, escalate, appeal)");
+             "provide-evidence, escalate, appeal, accept-claim)");
     return false;
   }
   if (!validate_dialect(op, doc, r)) return false;

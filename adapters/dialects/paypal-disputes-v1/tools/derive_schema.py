@@ -38,6 +38,7 @@ names = ['date_time','dispute_reason','status','dispute_state','currency_code','
  'accept_claim_response_options','make_offer_response_options','allowed_response_options','dispute',
  'buyer_escalation_reason','escalate','make_offer','accept_offer','deny_offer','link_description']
 defs = {n: conv(S[n]) for n in names}
+S_invoice_id = defs['make_offer']['properties']['invoice_id']
 # carrier_name: 1,257 carriers that PayPal extends often; kept as the spec's pattern, not the enum.
 del defs['tracking_info']['properties']['carrier_name']['enum']
 # Request bodies are closed: a typo in a field name is an error, not a silently ignored field.
@@ -54,6 +55,15 @@ defs['odrgw_file'] = {'type': 'object', 'additionalProperties': False, 'required
                    'media_type': {'type': 'string', 'maxLength': 255,
                                   'pattern': '^[a-z0-9][a-z0-9.+-]{0,126}/[a-z0-9][a-z0-9.+-]{0,126}$'}}}
 defs['document']['properties']['odrgw_file'] = {'$ref': '#/definitions/odrgw_file'}
+# accept-claim: the spec file shows only the multipart file part; this is PayPal's JSON part.
+defs['accept_claim'] = {'type': 'object', 'additionalProperties': False, 'required': ['note'],
+    'properties': {'note': {'type': 'string', 'minLength': 1, 'maxLength': 2000},
+                   'accept_claim_reason': {'type': 'string', 'minLength': 1, 'maxLength': 255,
+                                           'pattern': '^[0-9A-Z_]+$'},
+                   'invoice_id': S_invoice_id,
+                   'return_shipping_address': {'$ref': '#/definitions/address_portable'},
+                   'accept_claim_type': {'$ref': '#/definitions/accept_claim_type'},
+                   'refund_amount': {'$ref': '#/definitions/money'}}}
 defs['evidences_input'] = {'type': 'object', 'additionalProperties': False, 'required': ['evidences'],
     'properties': {'evidences': {'type': 'array', 'minItems': 1, 'maxItems': 100,
                                  'items': {'$ref': '#/definitions/evidence'}}}}
@@ -77,7 +87,7 @@ doc = {
   'description': 'Derived from paypal/paypal-rest-api-specifications openapi/customer_disputes_v1.json (Apache-2.0) by odrgw; see README.md. The adapter validates each document against definitions/<kind>.',
   'x-odrgw-kinds': {'dispute': 'dispute_in', 'webhook': 'webhook_event', 'make-offer': 'make_offer',
                     'accept-offer': 'accept_offer', 'deny-offer': 'deny_offer', 'send-message': 'send_message',
-                    'provide-evidence': 'evidences_input', 'appeal': 'evidences_input', 'escalate': 'escalate'},
+                    'provide-evidence': 'evidences_input', 'appeal': 'evidences_input', 'escalate': 'escalate', 'accept-claim': 'accept_claim'},
   'definitions': dict(sorted(defs.items())),
 }
 with open(sys.argv[2], 'w') as f:

@@ -1,7 +1,7 @@
 #pragma once
 // paypal-disputes-v1: PayPal's Customer Disputes API v1 (dispute objects, CUSTOMER.DISPUTE.*
 // webhook events and the request bodies of make-offer, accept-offer, deny-offer, send-message,
-// provide-evidence, escalate, appeal) <-> ODR Interchange v1. The mapping table is
+// provide-evidence, escalate, appeal, accept-claim) <-> ODR Interchange v1. The mapping table is
 // docs/adapters/paypal.md; the dialect's JSON Schema is
 // adapters/dialects/paypal-disputes-v1/paypal-disputes-v1.schema.json, embedded in the binary.
 #include <array>
@@ -26,9 +26,9 @@ class paypal_disputes_v1 final : public adapter {
   // /v1/customer/disputes/{id}), "webhook" a CUSTOMER.DISPUTE.* event; the others are request
   // bodies POSTed to /v1/customer/disputes/{id}/<operation>. An empty operation is read from
   // the document: a webhook event or a dispute object.
-  static constexpr std::array<std::string_view, 9> operations = {
+  static constexpr std::array<std::string_view, 10> operations = {
       "dispute",      "webhook",          "make-offer", "accept-offer", "deny-offer",
-      "send-message", "provide-evidence", "escalate",   "appeal"};
+      "send-message", "provide-evidence", "escalate",   "appeal",       "accept-claim"};
 
   // Throws std::runtime_error at start-up when the embedded dialect schema does not load.
   explicit paypal_disputes_v1(std::shared_ptr<const schemas::schema_set> set,
