@@ -1043,11 +1043,10 @@ bool dispute_to_canonical(mapping& m, const Value& d, std::string_view op, std::
         "'rejected' (pre-arbitration follows a contested chargeback decision)");
   }
   const std::string_view appellant = prev_outcome == "upheld" ? "merchant" : "consumer";
-  // The original filing, as v1 would have received it first.
-  dispute_view original = dv;
-  original.stage = "INQUIRY";
+  // The original filing, as v1 would have received it first (its description keeps PayPal's
+  // real stage: only the entry tier is the first forum's).
   auto original_payload =
-      application_payload(m, original, dv.channel == "EXTERNAL" ? "T3" : "T1", consented);
+      application_payload(m, dv, dv.channel == "EXTERNAL" ? "T3" : "T1", consented);
   if (!original_payload) return false;
 
   const builder& b = m.b;
