@@ -3,6 +3,7 @@
 
 #include <odrgw/adapters/adapter.hpp>
 #include <odrgw/adapters/canonical.hpp>
+#include <odrgw/adapters/paypal.hpp>
 
 namespace odrgw::adapters {
 
@@ -10,6 +11,7 @@ registry registry::builtin(std::shared_ptr<const schemas::schema_set> set) {
   registry reg;
   reg.add(std::make_unique<canonical_json>(set));
   reg.add(std::make_unique<canonical_xml>(set));
+  reg.add(std::make_unique<paypal_disputes_v1>(set));
   return reg;
 }
 

@@ -751,6 +751,7 @@ TEST(MappingDialects, DirectoryRulesDuplicateAndMisnamedDialects) {
   d.write("tiny-v1/tiny.schema.json", tiny_schema);
   d.write("tiny-v1/dialect.yaml", tiny_mapping("other-id"));
   auto reg = adapters::registry::builtin(set());
+  const auto builtin = reg.all().size();
   try {
     adapters::load_mapping_dialects(d.path, set(), reg);
     ADD_FAILURE() << "loaded";
@@ -758,7 +759,7 @@ TEST(MappingDialects, DirectoryRulesDuplicateAndMisnamedDialects) {
     EXPECT_EQ(e.pointer(), "/dialect");
     EXPECT_NE(std::string(e.what()).find("directory name"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(reg.all().size(), 2u);  // nothing added
+  EXPECT_EQ(reg.all().size(), builtin);  // nothing added
 
   temp_dir dup;
   dup.write("canonical-json/tiny.schema.json", tiny_schema);
