@@ -142,6 +142,49 @@ const rapidjson::Value& child(const rapidjson::Value& obj, const char* key) {
   return it == obj.MemberEnd() ? null : it->value;
 }
 
+// `o.inDialect`: the canonical message in the partner's dialect (an object for JSON dialects, the
+// document text for XML ones), or the reason it has none.
+void add_in_dialect(rapidjson::Value& o, const rapidjson::Value& canonical,
+                    const adapters::adapter& dialect, const partner_config& partner,
+                    std::string_view reference, rapidjson::Document::AllocatorType& a) {
+  auto str = [&](std::string_view s) {
+    return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+  };
+  rapidjson::Value v(rapidjson::kObjectType);
+  v.AddMember("dialect", str(dialect.id()), a);
+  const auto mt = canonical.FindMember("messageType");
+  const std::string_view type = mt != canonical.MemberEnd() && mt->value.IsString()
+                                    ? std::string_view(mt->value.GetString())
+                                    : std::string_view();
+  const auto types = dialect.outbound_types();
+  std::string out;
+  schemas::report r;
+  adapters::context ctx;
+  ctx.partner_id = partner.id;
+  ctx.partner_role = partner.role;
+  ctx.reference = reference;
+  const auto cid = canonical.FindMember("caseId");
+  if (cid != canonical.MemberEnd() && cid->value.IsString()) ctx.case_id = cid->value.GetString();
+  if (std::find(types.begin(), types.end(), type) == types.end()) {
+    v.AddMember("unavailable", str(std::string(type) + " has no counterpart in this dialect"), a);
+  } else if (!dialect.from_canonical(canonical, ctx, out, r)) {
+    const std::string why = r.errors.empty() ? "translation failed"
+                                             : r.errors[0].location + ": " + r.errors[0].message +
+                                                   " [" + r.errors[0].rule + "]";
+    v.AddMember("unavailable", str(why), a);
+  } else if (dialect.encoding() == schemas::encoding::json) {
+    rapidjson::Document doc;
+    schemas::json_error err;
+    if (schemas::parse_json(out, doc, {}, err))
+      v.AddMember("body", rapidjson::Value(doc, a), a);
+    else
+      v.AddMember("body", str(out), a);
+  } else {
+    v.AddMember("body", str(out), a);
+  }
+  o.AddMember("inDialect", v, a);
+}
+
 }  // namespace
 
 struct service::outcome {
@@ -571,6 +614,25 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
   const bool oversight = partner->role == "auditor" || partner->role == "admin";
   const bool party = view && std::find(view->parties.begin(), view->parties.end(), partner->id) !=
                                  view->parties.end();
+  // A party whose dialect is not canonical also gets each message in its own shape, where its
+  // dialect can carry that type: results go back to it as it speaks (until deliveries push them).
+  const adapters::adapter* dialect = nullptr;
+  if (party && partner->dialect != "canonical-json" && partner->dialect != "canonical-xml")
+    dialect = adapters_.find(partner->dialect);
+  // Its own reference for the case (PayPal: the dispute id): the senderCaseRef of the first
+  // message it sent, else of the case's first message.
+  std::string reference;
+  if (dialect != nullptr) {
+    for (int pass = 0; pass < 2 && reference.empty(); ++pass)
+      for (const auto& m : view->messages) {
+        if (pass == 0 && m.sender_party != partner->id) continue;
+        rapidjson::Document d;
+        schemas::json_error err;
+        if (!schemas::parse_json(m.canonical_json, d, {}, err)) continue;
+        reference = std::string(member(d, "senderCaseRef"));
+        break;
+      }
+  }
   // Unknown and not-yours look the same, so case ids cannot be probed.
   if (!view || (!party && !oversight))
     return problem_response(simple_problem(404, "unknown-case", "No such case",
@@ -599,6 +661,7 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
     if (schemas::parse_json(m.canonical_json, body, {}, err)) {
       // Personal data is shown to the case's parties only (ODR-SI 5.5); oversight sees it redacted.
       reveal(body, body.GetAllocator(), party ? &key_ : nullptr);
+      if (dialect != nullptr) add_in_dialect(o, body, *dialect, *partner, reference, a);
       o.AddMember("message", rapidjson::Value(body, a), a);
     }
     messages.PushBack(o, a);

@@ -327,6 +327,95 @@ TEST_F(Gateway, MappingDialectPartnersPostInTheirOwnShape) {
   EXPECT_EQ(post("<ticket/>", desk_key, "application/xml").status, 415);
 }
 
+TEST_F(Gateway, PayPalPartnerFilesAndReadsResultsInItsOwnShape) {
+  gw.reset();
+  const std::string paypal_key = "k-paypal-0123456789";
+  partners_extra =
+      "  - { id: paypal, role: platform, dialect: paypal-disputes-v1, "
+      "api_key_sha256: " +
+      sha256_hex(paypal_key) + " }\n";
+  start("");
+  const fs::path examples =
+      fs::path(ODRGW_SOURCE_DIR) / "adapters/dialects/paypal-disputes-v1/examples";
+  // A dispute as PayPal's API and webhooks deliver it becomes a case.
+  auto r = post(slurp(examples / "dispute-inquiry.json"), paypal_key);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  const std::string dispute_id =
+      parse(slurp(examples / "dispute-inquiry.json"))["dispute_id"].GetString();
+  // A make-offer request body: the URL's dispute id, operation and caseId come as parameters,
+  // PayPal-Request-Id makes the retry idempotent and a changed body with it a conflict.
+  auto make_offer = [&](const std::string& file, const std::string& query,
+                        const std::string& request_id) {
+    request_spec q;
+    q.method = http::verb::post;
+    q.target = "/v1/messages" + query;
+    q.body = slurp(examples / file);
+    q.bearer = paypal_key;
+    q.content_type = "application/json";
+    auto req = make_request(q);
+    if (!request_id.empty()) req.set("PayPal-Request-Id", request_id);
+    boost::asio::io_context ioc;
+    boost::beast::tcp_stream s(ioc);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+    http::write(s, req);
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return std::pair<int, std::string>(res.result_int(), res.body());
+  };
+  const std::string query = "?operation=make-offer&reference=" + dispute_id + "&caseId=" + case_id;
+  auto [st, body] = make_offer("make-offer.json", query, "req-1");
+  ASSERT_EQ(st, 202) << body;
+  const std::string offer_id = parse(body)["messageId"].GetString();
+  std::tie(st, body) = make_offer("make-offer.json", query, "req-1");
+  EXPECT_EQ(st, 200) << body;
+  EXPECT_EQ(std::string(parse(body)["messageId"].GetString()), offer_id);
+  EXPECT_EQ(make_offer("make-offer-return.json", query, "req-1").first, 409);
+  // Without the dispute and case it names no case: 422 naming the missing context.
+  std::tie(st, body) = make_offer("make-offer.json", "?operation=make-offer", "req-2");
+  ASSERT_EQ(st, 422) << body;
+  EXPECT_STREQ(parse(body)["errors"][0]["rule"].GetString(), "context-required");
+  const auto view = parse(get("/v1/cases/" + case_id, paypal_key).body);
+  ASSERT_EQ(view["messages"].Size(), 2u);
+  EXPECT_STREQ(view["messages"][1]["message"]["messageType"].GetString(), "negotiation.offer");
+  // The offer goes back to PayPal as a make-offer body, in its own shape.
+  const auto& back = view["messages"][1]["inDialect"];
+  EXPECT_STREQ(back["dialect"].GetString(), "paypal-disputes-v1");
+  ASSERT_TRUE(back.HasMember("body")) << schemas::to_json_string(back);
+  EXPECT_STREQ(back["body"]["offer_type"].GetString(), "REFUND_WITH_REPLACEMENT");
+
+  // A platform files on behalf of a consumer against PayPal's side and notifies the outcome:
+  // PayPal, a party, reads the outcome as a resolved PayPal dispute.
+  auto app = parse(application(30));
+  auto& a = app.GetAllocator();
+  app["recipient"]["partyId"].SetString("paypal", a);
+  app["recipient"]["role"].SetString("platform", a);
+  app.RemoveMember("senderCaseRef");
+  app.AddMember("senderCaseRef", "PP-D-7F9A1", a);
+  r = post(schemas::to_json_string(app));
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case2 = parse(r.body)["caseId"].GetString();
+  auto outcome = parse(example("valid/outcome.notification.json"));
+  outcome["caseId"].SetString(case2.c_str(), outcome.GetAllocator());
+  outcome["recipient"]["partyId"].SetString("paypal", outcome.GetAllocator());
+  outcome["recipient"]["role"].SetString("platform", outcome.GetAllocator());
+  outcome["payload"]["tier"].SetString("T1", outcome.GetAllocator());
+  outcome.RemoveMember("proceedingId");
+  r = post(schemas::to_json_string(outcome));
+  ASSERT_EQ(r.status, 202) << r.body;
+  const auto view2 = parse(get("/v1/cases/" + case2, paypal_key).body);
+  ASSERT_EQ(view2["messages"].Size(), 2u);
+  EXPECT_TRUE(view2["messages"][0]["inDialect"].HasMember("unavailable"));  // an application
+  const auto& resolved = view2["messages"][1]["inDialect"];
+  ASSERT_TRUE(resolved.HasMember("body")) << schemas::to_json_string(resolved);
+  EXPECT_STREQ(resolved["body"]["dispute_id"].GetString(), "PP-D-7F9A1");
+  EXPECT_STREQ(resolved["body"]["status"].GetString(), "RESOLVED");
+  // Canonical partners see no dialect rendering.
+  EXPECT_FALSE(
+      parse(get("/v1/cases/" + case2, platform_key).body)["messages"][1].HasMember("inDialect"));
+}
+
 TEST_F(Gateway, CaseReadsAreAudited) {
   const auto r = post(application(10));
   ASSERT_EQ(r.status, 202) << r.body;
