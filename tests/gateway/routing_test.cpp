@@ -18,8 +18,10 @@ const std::string case_id = "ODR-2026-000731";
 
 rapidjson::Document example(const std::string& type) {
   rapidjson::Document d;
-  d.Parse(test::read_file(test::examples_dir() / "valid" / (type + ".json")).c_str());
-  EXPECT_FALSE(d.HasParseError()) << type;
+  schemas::json_error err;
+  EXPECT_TRUE(schemas::parse_json(
+      test::read_file(test::examples_dir() / "valid" / (type + ".json")), d, {}, err))
+      << type;
   return d;
 }
 
