@@ -13,6 +13,10 @@ Try, from another terminal:
   curl -s localhost:8080/healthz
   curl -s -H 'Authorization: Bearer demo-key-shop-1' -H 'Content-Type: application/json' \
        --data-binary @schemas/v1/examples/valid/dispute.application.json localhost:8080/v1/messages
+  curl -s -H 'Authorization: Bearer demo-key-paypal-1' -H 'Content-Type: application/json' \
+       --data-binary @adapters/dialects/paypal-disputes-v1/examples/dispute-inquiry.json localhost:8080/v1/messages
+  curl -s -H 'Authorization: Bearer demo-key-helpdesk-1' -H 'Content-Type: application/json' \
+       --data-binary @adapters/dialects/helpdesk-ticket-v1/examples/complaint.json localhost:8080/v1/messages
   build/tools/odrgw audit verify --db gateway/var/odrgw.db
 TXT
 exec build/tools/odrgw serve --config gateway/odrgw.sample.yaml

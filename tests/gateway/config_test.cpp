@@ -77,7 +77,7 @@ TEST(Config, SampleConfigLoads) {
   EXPECT_EQ(c.limits.max_header_bytes, 16384u);
   EXPECT_EQ(c.limits.read_timeout_ms, 10000u);
   EXPECT_EQ(c.limits.max_connections, 10000u);
-  ASSERT_EQ(c.partners.size(), 3u);
+  ASSERT_EQ(c.partners.size(), 5u);
   EXPECT_EQ(c.partners[0].id, "shop-1");
   EXPECT_EQ(c.partners[0].role, "merchant");
   EXPECT_EQ(c.partners[0].dialect, "canonical-json");
@@ -87,9 +87,14 @@ TEST(Config, SampleConfigLoads) {
   EXPECT_EQ(c.partners[1].role, "odr-provider");
   EXPECT_EQ(c.partners[1].dialect, "canonical-xml");
   EXPECT_EQ(c.partners[1].callback_url, "https://odr-body-1.example/odrgw/results");
-  EXPECT_EQ(c.partners[2].role, "auditor");
-  EXPECT_EQ(c.partners[2].dialect, "canonical-json");  // the default
+  EXPECT_EQ(c.partners[2].dialect, "paypal-disputes-v1");
+  EXPECT_EQ(c.partners[3].dialect, "helpdesk-ticket-v1");
+  EXPECT_EQ(c.partners[4].role, "auditor");
+  EXPECT_EQ(c.partners[4].dialect, "canonical-json");  // the default
   EXPECT_TRUE(c.warnings.empty());
+  // Every partner's dialect exists, the mapping ones in the configured directory.
+  EXPECT_EQ(c.adapter_dir, (dir / "../adapters/dialects").lexically_normal().string());
+  EXPECT_NO_THROW(load_adapters(c, schemas::schema_set::builtin()));
 }
 
 TEST(Config, EmptyFileGivesDefaults) {
