@@ -580,6 +580,7 @@ class extractor {
     if (const Value* v = find({"limits", "max_connections"}))
       c.limits.max_connections = v->GetUint();
     if (const Value* ps = find({"partners"})) partners(*ps, c);
+    if (const Value* r = find({"routing"})) routing(*r, c);
     warn(c);
     return c;
   }
@@ -623,6 +624,60 @@ class extractor {
     std::ifstream in(r, std::ios::binary);
     if (!in) fail(pointer, "cannot read '" + r + "': " + std::strerror(errno));
     return r;
+  }
+
+  // Routing rules: every provider named must be a configured odr-provider partner.
+  void routing(const Value& r, config& c) const {
+    auto provider_ok = [&](const std::string& at, const std::string& id) {
+      const auto it = std::find_if(c.partners.begin(), c.partners.end(),
+                                   [&](const partner_config& p) { return p.id == id; });
+      if (it == c.partners.end())
+        fail(at, "no partner '" + id + "'; the provider must be one of the partners");
+      if (it->role != "odr-provider")
+        fail(at, "partner '" + id + "' has role " + it->role +
+                     "; escalations go to odr-provider partners");
+    };
+    auto strings = [](const Value& o, const char* k) {
+      std::vector<std::string> out;
+      if (auto m = o.FindMember(k); m != o.MemberEnd())
+        for (const auto& v : m->value.GetArray()) out.emplace_back(v.GetString());
+      return out;
+    };
+    if (auto d = r.FindMember("default_provider"); d != r.MemberEnd()) {
+      c.routing.default_provider = d->value.GetString();
+      provider_ok("/routing/default_provider", c.routing.default_provider);
+    }
+    auto rules = r.FindMember("rules");
+    if (rules == r.MemberEnd()) return;
+    std::map<std::string, std::size_t> names;
+    for (rapidjson::SizeType i = 0; i < rules->value.Size(); ++i) {
+      const Value& o = rules->value[i];
+      const std::string at = "/routing/rules/" + std::to_string(i);
+      routing_rule rule;
+      rule.name = o["name"].GetString();
+      rule.provider = o["provider"].GetString();
+      if (auto [it, fresh] = names.emplace(rule.name, i); !fresh)
+        fail(at + "/name", "the name '" + rule.name + "' is already used by /routing/rules/" +
+                               std::to_string(it->second));
+      provider_ok(at + "/provider", rule.provider);
+      rule.categories = strings(o, "categories");
+      rule.consumer_countries = strings(o, "consumer_countries");
+      rule.merchant_countries = strings(o, "merchant_countries");
+      rule.languages = strings(o, "languages");
+      rule.procedures = strings(o, "procedures");
+      if (auto a = o.FindMember("amount"); a != o.MemberEnd()) {
+        amount_range range;
+        range.currency = a->value["currency"].GetString();
+        if (auto m = a->value.FindMember("min"); m != a->value.MemberEnd())
+          range.min = parse_amount(m->value.GetString());
+        if (auto m = a->value.FindMember("max"); m != a->value.MemberEnd())
+          range.max = parse_amount(m->value.GetString());
+        if (range.min && range.max && *range.min > *range.max)
+          fail(at + "/amount", "min is greater than max");
+        rule.amount = range;
+      }
+      c.routing.rules.push_back(std::move(rule));
+    }
   }
 
   void partners(const Value& list, config& c) const {

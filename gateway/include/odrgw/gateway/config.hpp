@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <odrgw/gateway/provider_routing.hpp>
+
 namespace odrgw::adapters {
 class registry;
 }  // namespace odrgw::adapters
@@ -51,6 +53,7 @@ struct config {
   std::vector<partner_config> partners;
   std::string pii_key_file = "./var/pii.key";
   std::string adapter_dir;  // mapping-file dialects; empty: built-in adapters only
+  routing_config routing;   // which provider receives an escalation
   std::string source;       // the file it came from, or "(defaults)"
   // Legal but probably unintended (plain HTTP off loopback, an unusable credential): the server
   // prints these at start-up.
