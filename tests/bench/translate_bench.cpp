@@ -51,7 +51,9 @@ adapters::context context_for(const sample& s) {
   c.partner_id = "bench-partner";
   c.partner_role = "platform";
   c.operation = s.operation;
-  c.reference = "PP-D-12345";
+  // Request bodies do not name their dispute (a dispute object does, and must agree); an appeal
+  // needs the case it belongs to.
+  if (!s.operation.empty()) c.reference = "PP-D-12345";
   c.case_id = "ODR-2026-000001";
   c.received_at = "2026-09-02T08:00:00.000Z";
   return c;
