@@ -410,7 +410,13 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   in.proceeding_id = member(msg, "proceedingId");
   in.body_sha256 = sha256_hex(req.body());
   protect(*set_->model().find(type)->root, msg, msg.GetAllocator(), key_);
-  in.canonical_json = schemas::to_json_string(msg);
+  // Serialised once, here, with gaps for the ids storage assigns: storage neither re-serialises
+  // nor re-parses it (it was ~20% of the CPU per message).
+  in.canonical.emplace();
+  if (!split_canonical(msg, *in.canonical)) {
+    in.canonical.reset();
+    in.canonical_json = schemas::to_json_string(msg);
+  }
   {
     rapidjson::Document d = request_summary(req, peer, in.body_sha256);
     auto& a = d.GetAllocator();

@@ -461,54 +461,13 @@ void configure_connection(db& d) {
   d.exec("PRAGMA synchronous = FULL", "set synchronous=FULL");
 }
 
-// A compact JSON object split into top-level members, with slots for caseId and proceedingId.
-// Assembling "{" + members joined by "," + "}" gives exactly RapidJSON Writer's output for the
-// object with those members, so the slots can be filled on the writer thread without re-parsing.
-struct member_list {
-  std::vector<std::string> members;  // "\"name\":value" fragments; empty string = a slot
-  std::size_t case_slot = 0, proceeding_slot = 0;
-
-  std::string assemble(std::string_view case_id, std::string_view proceeding_id) const {
-    std::string out;
-    std::size_t n = 2;
-    for (const auto& m : members) n += m.size() + 1;
-    out.reserve(n + case_id.size() + proceeding_id.size() + 40);
-    out += '{';
-    bool first = true;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      std::string frag;
-      const std::string* m = &members[i];
-      if (i == case_slot || i == proceeding_slot) {
-        const std::string_view v = i == case_slot ? case_id : proceeding_id;
-        if (v.empty()) continue;
-        frag = member_fragment(i == case_slot ? "caseId" : "proceedingId", v);
-        m = &frag;
-      }
-      if (!first) out += ',';
-      first = false;
-      out += *m;
-    }
-    out += '}';
-    return out;
-  }
-
-  static std::string member_fragment(std::string_view name, std::string_view value) {
-    rapidjson::StringBuffer sb;
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    w.StartObject();
-    w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-    w.EndObject();
-    return std::string(sb.GetString() + 1, sb.GetSize() - 2);
-  }
-};
-
-std::string member_fragment(const rapidjson::Value& name, const rapidjson::Value& value) {
+// "\"name\":\"value\"" exactly as RapidJSON's Writer writes that member.
+std::string member_fragment(std::string_view name, std::string_view value) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
-  w.Key(name.GetString(), name.GetStringLength());
-  value.Accept(w);
+  w.Key(name.data(), static_cast<rapidjson::SizeType>(name.size()));
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
   w.EndObject();
   return std::string(sb.GetString() + 1, sb.GetSize() - 2);
 }
@@ -523,11 +482,10 @@ std::string string_member(const rapidjson::Value& obj, const char* name) {
 struct store_job {
   inbound_message m;
   std::function<void(store_result)> done;
-  std::string input_error;         // found while preparing: the job fails without touching the db
-  member_list canonical;           // the canonical message, ready for its caseId/proceedingId
-  std::string json_proceeding_id;  // proceedingId as the message itself carries it
-  std::string envelope_sender, envelope_recipient;
-  std::string audit_prefix;  // audit_json compact without its closing brace ("{" when empty)
+  std::string input_error;    // found while preparing: the job fails without touching the db
+  canonical_parts canonical;  // the canonical message, ready for its caseId/proceedingId
+  std::string audit_prefix;   // audit_json compact without its closing brace ("{" when empty)
+  std::string receipt_id;     // drawn while preparing: no RAND_bytes on the writer thread
   store_result result;
 };
 
@@ -548,10 +506,13 @@ struct probe_job {
 
 using job = std::variant<store_job, audit_job, probe_job>;
 
-// The head of the chain as the current transaction sees it.
+// The head of the chain as the current transaction sees it, and the next case number (read once
+// per transaction, then counted on: the writer is the only one that inserts cases).
 struct chain_head {
   std::int64_t seq = 0;
   digest hash{};
+  int case_year = 0;  // 0: next_case not read yet in this transaction
+  std::int64_t next_case = 0;
 };
 
 class sqlite_storage final : public storage {
@@ -710,57 +671,27 @@ class sqlite_storage final : public storage {
 
   static void prepare_store(store_job& j) {
     try {
-      rapidjson::Document doc;
-      schemas::json_error err;
-      if (!schemas::parse_json(j.m.canonical_json, doc, internal_json_limits(), err)) {
-        j.input_error = "canonical_json: " + err.message;
-        return;
-      }
-      if (!doc.IsObject()) {
-        j.input_error = "canonical_json: not a JSON object";
-        return;
-      }
-      j.json_proceeding_id = string_member(doc, "proceedingId");
-      if (auto s = doc.FindMember("sender"); s != doc.MemberEnd())
-        j.envelope_sender = string_member(s->value, "partyId");
-      if (auto r = doc.FindMember("recipient"); r != doc.MemberEnd())
-        j.envelope_recipient = string_member(r->value, "partyId");
-      // Split into member fragments, leaving slots where caseId and proceedingId go: where the
-      // message has them, else caseId after specVersion (or messageType, messageId) and
-      // proceedingId after caseId, the envelope's order.
-      auto& ml = j.canonical;
-      ml.case_slot = ml.proceeding_slot = std::string::npos;
-      constexpr std::size_t none = std::string::npos;
-      std::size_t at_spec = none, at_type = none, at_id = none;
-      for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
-        const std::string_view name(it->name.GetString(), it->name.GetStringLength());
-        if (name == "caseId" && ml.case_slot == none) {
-          ml.case_slot = ml.members.size();
-          ml.members.emplace_back();
-          continue;
+      if (j.m.canonical) {
+        j.canonical = std::move(*j.m.canonical);
+        j.m.canonical.reset();
+        if (j.canonical.text.empty() || j.canonical.text.front() != '{') {
+          j.input_error = "canonical: not a JSON object";
+          return;
         }
-        if (name == "proceedingId" && ml.proceeding_slot == none) {
-          ml.proceeding_slot = ml.members.size();
-          ml.members.emplace_back();
-          continue;
+      } else {
+        rapidjson::Document doc;
+        schemas::json_error err;
+        if (!schemas::parse_json(j.m.canonical_json, doc, internal_json_limits(), err)) {
+          j.input_error = "canonical_json: " + err.message;
+          return;
         }
-        if (name == "specVersion") at_spec = ml.members.size();
-        if (name == "messageType") at_type = ml.members.size();
-        if (name == "messageId") at_id = ml.members.size();
-        ml.members.push_back(member_fragment(it->name, it->value));
+        if (!split_canonical(doc, j.canonical)) {
+          j.input_error = "canonical_json: not a JSON object";
+          return;
+        }
       }
-      const std::size_t anchor = at_spec != none ? at_spec : at_type != none ? at_type : at_id;
-      auto insert_slot = [&ml](std::size_t at) {
-        ml.members.insert(ml.members.begin() + static_cast<std::ptrdiff_t>(at), std::string());
-        if (ml.case_slot != std::string::npos && ml.case_slot >= at) ++ml.case_slot;
-        if (ml.proceeding_slot != std::string::npos && ml.proceeding_slot >= at)
-          ++ml.proceeding_slot;
-        return at;
-      };
-      if (ml.case_slot == none) ml.case_slot = insert_slot(anchor == none ? 0 : anchor + 1);
-      if (ml.proceeding_slot == none) ml.proceeding_slot = insert_slot(ml.case_slot + 1);
-
       j.audit_prefix = audit_prefix(j.m.audit_json, j.input_error);
+      j.receipt_id = uuid_v4();
     } catch (const std::exception& e) {
       j.input_error = std::string("invalid input: ") + e.what();
     }
@@ -1158,13 +1089,17 @@ class sqlite_storage final : public storage {
     const std::string received_at = format_utc_ms(now);
     receipt& rec = res.rec;
     rec.message_id = m.message_id;
-    rec.proceeding_id = m.proceeding_id.empty() ? j.json_proceeding_id : m.proceeding_id;
+    rec.proceeding_id = m.proceeding_id.empty() ? j.canonical.proceeding_id : m.proceeding_id;
     if (m.case_id.empty()) {
       const int year = utc_year(now);
-      st_.next_case_number.bind(1, std::int64_t{year});
-      st_.next_case_number.step();
-      const std::int64_t number = st_.next_case_number.int64(0);
-      st_.next_case_number.reset();
+      if (head.case_year != year) {
+        st_.next_case_number.bind(1, std::int64_t{year});
+        st_.next_case_number.step();
+        head.next_case = st_.next_case_number.int64(0);
+        st_.next_case_number.reset();
+        head.case_year = year;
+      }
+      const std::int64_t number = head.next_case;
       char id[48];
       std::snprintf(id, sizeof id, "ODR-%04d-%06lld", year, static_cast<long long>(number));
       rec.case_id = id;
@@ -1173,6 +1108,7 @@ class sqlite_storage final : public storage {
           .bind(3, number)
           .bind(4, received_at);
       st_.insert_case.run();
+      head.next_case = number + 1;
       if (rec.proceeding_id.empty()) rec.proceeding_id = rec.case_id + "-P1";
     } else {
       st_.case_exists.bind(1, m.case_id);
@@ -1185,7 +1121,7 @@ class sqlite_storage final : public storage {
       }
       rec.case_id = m.case_id;
     }
-    rec.receipt_id = uuid_v4();
+    rec.receipt_id = j.receipt_id;
     rec.received_at = received_at;
     rec.audit_seq = head.seq + 1;
 
@@ -1210,7 +1146,7 @@ class sqlite_storage final : public storage {
     st_.insert_message.run();
 
     for (const std::string* party : std::initializer_list<const std::string*>{
-             &m.sender_party, &j.envelope_sender, &j.envelope_recipient}) {
+             &m.sender_party, &j.canonical.envelope_sender, &j.canonical.envelope_recipient}) {
       if (party->empty()) continue;
       st_.insert_party.bind(1, rec.case_id).bind(2, *party);
       st_.insert_party.run();
@@ -1316,6 +1252,88 @@ class sqlite_storage final : public storage {
 };
 
 }  // namespace
+
+std::string canonical_parts::assemble(std::string_view case_id,
+                                      std::string_view proceeding_id_value) const {
+  std::string out;
+  out.reserve(text.size() + case_id.size() + proceeding_id_value.size() + 40);
+  out += '{';
+  bool first = true;
+  for (const span& m : members) {
+    if (m.what == span::kind::member) {
+      if (!first) out += ',';
+      out.append(text, m.begin, m.end - m.begin);
+    } else {
+      const bool is_case = m.what == span::kind::case_slot;
+      const std::string_view v = is_case ? case_id : proceeding_id_value;
+      if (v.empty()) continue;
+      if (!first) out += ',';
+      out += member_fragment(is_case ? "caseId" : "proceedingId", v);
+    }
+    first = false;
+  }
+  out += '}';
+  return out;
+}
+
+bool split_canonical(const rapidjson::Value& doc, canonical_parts& out) {
+  out = canonical_parts{};
+  if (!doc.IsObject()) return false;
+  using kind = canonical_parts::span::kind;
+  constexpr std::size_t none = std::string::npos;
+  std::size_t case_slot = none, proceeding_slot = none;
+  std::size_t at_spec = none, at_type = none, at_id = none;
+  // One Writer over the whole object (minus the two ids): each member's bytes are what a Writer
+  // of that member alone would write, so the spans can be joined in any selection.
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  bool first = true;
+  for (auto it = doc.MemberBegin(); it != doc.MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (name == "caseId" && case_slot == none) {
+      case_slot = out.members.size();
+      out.members.push_back({0, 0, kind::case_slot});
+      continue;
+    }
+    if (name == "proceedingId" && proceeding_slot == none) {
+      proceeding_slot = out.members.size();
+      out.members.push_back({0, 0, kind::proceeding_slot});
+      if (it->value.IsString())
+        out.proceeding_id.assign(it->value.GetString(), it->value.GetStringLength());
+      continue;
+    }
+    if (name == "specVersion") at_spec = out.members.size();
+    if (name == "messageType") at_type = out.members.size();
+    if (name == "messageId") at_id = out.members.size();
+    const std::size_t begin = sb.GetSize() + (first ? 0 : 1);  // after the Writer's comma
+    w.Key(it->name.GetString(), it->name.GetStringLength());
+    it->value.Accept(w);
+    if (sb.GetSize() > UINT32_MAX) throw std::length_error("canonical message too large");
+    out.members.push_back({static_cast<std::uint32_t>(begin),
+                           static_cast<std::uint32_t>(sb.GetSize()), kind::member});
+    first = false;
+  }
+  w.EndObject();
+  out.text.assign(sb.GetString(), sb.GetSize());
+  // Missing slots go where the envelope puts them: caseId after specVersion (or messageType,
+  // messageId), proceedingId right after caseId.
+  auto insert_slot = [&out](std::size_t at, kind k) {
+    out.members.insert(out.members.begin() + static_cast<std::ptrdiff_t>(at), {0, 0, k});
+    return at;
+  };
+  const std::size_t anchor = at_spec != none ? at_spec : at_type != none ? at_type : at_id;
+  if (case_slot == none) {
+    case_slot = insert_slot(anchor == none ? 0 : anchor + 1, kind::case_slot);
+    if (proceeding_slot != none && proceeding_slot >= case_slot) ++proceeding_slot;
+  }
+  if (proceeding_slot == none) insert_slot(case_slot + 1, kind::proceeding_slot);
+  if (auto s = doc.FindMember("sender"); s != doc.MemberEnd())
+    out.envelope_sender = string_member(s->value, "partyId");
+  if (auto r = doc.FindMember("recipient"); r != doc.MemberEnd())
+    out.envelope_recipient = string_member(r->value, "partyId");
+  return true;
+}
 
 std::unique_ptr<storage> open_sqlite(const sqlite_options& options) {
   return std::make_unique<sqlite_storage>(options);

@@ -12,7 +12,35 @@
 #include <string>
 #include <vector>
 
+#include <odrgw/schemas/json.hpp>
+
 namespace odrgw::gateway {
+
+// The canonical message serialised once, on the intake's thread, with gaps where the caseId and
+// proceedingId members go (storage fills them in when it knows the case): storage neither
+// re-serialises nor re-parses the message. Made by split_canonical(); assembling it with the ids
+// gives exactly RapidJSON Writer's compact output of the message with those members.
+struct canonical_parts {
+  // RapidJSON Writer's compact output of the message without its caseId/proceedingId members.
+  std::string text;
+  // The members in order: [begin, end) of each member's "name":value in `text`, or a slot.
+  struct span {
+    std::uint32_t begin = 0, end = 0;
+    enum class kind : std::uint8_t { member, case_slot, proceeding_slot } what = kind::member;
+  };
+  std::vector<span> members;
+  std::string proceeding_id;                        // proceedingId as the message carries it
+  std::string envelope_sender, envelope_recipient;  // sender.partyId, recipient.partyId
+
+  // The stored text: `text` with "caseId"/"proceedingId" members where the slots are (left out
+  // when the id is empty).
+  std::string assemble(std::string_view case_id, std::string_view proceeding_id_value) const;
+};
+
+// Splits a canonical message (a JSON object; anything else gives a part list that is not an
+// object and `false`). The caseId slot is where the message has it, else after specVersion
+// (or messageType, messageId); proceedingId where it is, else right after caseId.
+bool split_canonical(const rapidjson::Value& message, canonical_parts& out);
 
 // One accepted inbound message, as the intake hands it to storage.
 struct inbound_message {
@@ -23,8 +51,11 @@ struct inbound_message {
   std::string proceeding_id;   // envelope proceedingId, may be empty
   std::string body_sha256;     // hex SHA-256 of the request body as received
   std::string canonical_json;  // the canonical message, personal data already encrypted
-  std::string audit_json;      // what the audit record holds about the request (JSON object):
-                               // method, target, partner, headers without secrets, verdict
+  // Or, faster, the same message already split by split_canonical(): then canonical_json is not
+  // read (the intake fills this one; tools and tests may use either).
+  std::optional<canonical_parts> canonical;
+  std::string audit_json;  // what the audit record holds about the request (JSON object):
+                           // method, target, partner, headers without secrets, verdict
 };
 
 struct receipt {
