@@ -6,11 +6,14 @@
 // not sink the others), and only after COMMIT has returned (synchronous=FULL: the WAL is fsynced)
 // completes every job. If the commit fails, every job of the batch completes as `failed`.
 // Reads (get_case, ready) use a small pool of separate connections. See docs/audit.md.
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -553,6 +556,15 @@ class sqlite_storage final : public storage {
                                    : what);
     }
     sqlite3_wal_hook(wdb_.get(), &sqlite_storage::wal_hook, this);
+    // Durability moves to the syncer (see sync_loop): the writer's COMMIT only writes the WAL,
+    // the syncer fdatasyncs it before anything is acknowledged. If the WAL file cannot be opened
+    // here, the writer keeps synchronous=FULL and completes batches itself, as before.
+    wal_fd_ = ::open((opts_.path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);
+    if (wal_fd_ >= 0 && !wdb_.try_exec("PRAGMA synchronous = NORMAL")) {
+      ::close(wal_fd_);
+      wal_fd_ = -1;
+    }
+    if (wal_fd_ >= 0) syncer_ = std::thread([this] { sync_loop(); });
     checkpointer_ = std::thread([this] { checkpoint_loop(); });
     writer_ = std::thread([this] { run(); });
   }
@@ -639,6 +651,11 @@ class sqlite_storage final : public storage {
     }
     cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    if (syncer_.joinable()) syncer_.join();  // the writer told it to stop after its last batch
+    if (wal_fd_ >= 0) {
+      ::close(wal_fd_);
+      wal_fd_ = -1;
+    }
     {
       std::lock_guard cl(ckpt_mu_);
       ckpt_stop_ = true;
@@ -846,16 +863,76 @@ class sqlite_storage final : public storage {
       {
         std::unique_lock l(mu_);
         cv_.wait(l, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping and drained
+        if (queue_.empty()) break;  // stopping and drained
         const std::size_t n = std::min(opts_.max_batch, queue_.size());
         for (std::size_t i = 0; i < n; ++i) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
       }
-      process(batch);
+      std::vector<bool> excluded;
+      const bool committed = process(batch, excluded);
+      if (committed && wal_fd_ >= 0) {
+        // Committed to the WAL, not yet on disk: the syncer completes the batch after an
+        // fdatasync that starts after this point, while this thread runs the next batch.
+        {
+          std::lock_guard l(sync_mu_);
+          sync_queue_.push_back({std::move(batch), std::move(excluded)});
+        }
+        sync_cv_.notify_one();
+        batch = std::vector<job>();
+        batch.reserve(opts_.max_batch);
+        continue;
+      }
       for (auto& j : batch) complete(j);
       batch.clear();
+    }
+    {
+      std::lock_guard l(sync_mu_);
+      sync_stop_ = true;
+    }
+    sync_cv_.notify_one();
+  }
+
+  // ---- the syncer thread: durability of committed batches ----
+  //
+  // The writer connection runs with synchronous=NORMAL: COMMIT writes the batch's WAL frames
+  // without an fsync. This thread then fdatasyncs the WAL file and only afterwards completes the
+  // batch's jobs, so a 2xx still means "on disk" exactly as with synchronous=FULL (which syncs the
+  // same file at the same point), but the writer builds and commits batch k+1 while batch k is
+  // being synced. One fdatasync covers every batch committed before it started. A failed
+  // fdatasync fails its batches (nothing acknowledged) and, since Linux may drop the failed pages'
+  // error state, marks the storage broken: every later write fails until restart.
+  struct pending_batch {
+    std::vector<job> jobs;
+    std::vector<bool> excluded;  // jobs that already failed on their own
+  };
+
+  void sync_loop() {
+    std::vector<pending_batch> todo;
+    for (;;) {
+      {
+        std::unique_lock l(sync_mu_);
+        sync_cv_.wait(l, [this] { return sync_stop_ || !sync_queue_.empty(); });
+        if (sync_queue_.empty()) return;  // stopping and drained
+        todo.swap(sync_queue_);
+      }
+      std::string error;
+      if (sync_broken_.load()) {
+        error = "storage: an earlier fdatasync of the WAL failed; restart odrgw";
+      } else if (::fdatasync(wal_fd_) != 0) {
+        error = std::string("storage: fdatasync of the WAL failed: ") + std::strerror(errno);
+        sync_broken_ = true;
+      }
+      for (auto& b : todo) {
+        if (!error.empty()) {
+          for (std::size_t i = 0; i < b.jobs.size(); ++i)
+            if (!b.excluded[i]) fail(b.jobs[i], error);
+          failed_batches_++;
+        }
+        for (auto& j : b.jobs) complete(j);
+      }
+      todo.clear();
     }
   }
 
@@ -922,8 +999,9 @@ class sqlite_storage final : public storage {
   // the transaction rolled back and the batch run again without it (no per-job savepoints: a
   // SAVEPOINT makes SQLite copy every page a job touches to a sub-journal, which cost more than
   // the commit). Only after COMMIT returns are the results handed out.
-  void process(std::vector<job>& batch) {
-    std::vector<bool> excluded(batch.size(), false);
+  // Returns true when the batch was committed; `excluded` then marks the jobs that failed alone.
+  bool process(std::vector<job>& batch, std::vector<bool>& excluded) {
+    excluded.assign(batch.size(), false);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const std::string& err =
           std::visit([](auto& x) -> const std::string& { return x.input_error; }, batch[i]);
@@ -932,12 +1010,16 @@ class sqlite_storage final : public storage {
         excluded[i] = true;
       }
     }
+    if (sync_broken_.load()) {
+      fail_batch(batch, excluded, "storage: an earlier fdatasync of the WAL failed; restart odrgw");
+      return false;
+    }
     for (;;) {
       try {
         st_.begin.run();
       } catch (const std::exception& e) {
         fail_batch(batch, excluded, std::string("storage: ") + e.what());
-        return;
+        return false;
       }
       bool restart = false;
       try {
@@ -960,7 +1042,7 @@ class sqlite_storage final : public storage {
         st_.commit.run();
       } catch (const std::exception& e) {
         fail_batch(batch, excluded, std::string("storage: transaction failed: ") + e.what());
-        return;
+        return false;
       }
       break;
     }
@@ -970,6 +1052,7 @@ class sqlite_storage final : public storage {
     std::uint64_t prev = largest_batch_.load();
     while (prev < batch.size() && !largest_batch_.compare_exchange_weak(prev, batch.size())) {
     }
+    return true;
   }
 
   chain_head read_head() {
@@ -1259,6 +1342,13 @@ class sqlite_storage final : public storage {
     }
   }
   std::thread checkpointer_;
+  int wal_fd_ = -1;  // the WAL file, for the syncer's fdatasync; -1: the writer syncs (FULL)
+  std::thread syncer_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<pending_batch> sync_queue_;
+  bool sync_stop_ = false;
+  std::atomic<bool> sync_broken_{false};
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false, ckpt_stop_ = false, ckpt_busy_ = false;
