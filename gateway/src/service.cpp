@@ -162,19 +162,34 @@ service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> s
   }
   for (const auto& f : embedded::gateway::files())
     if (f.path == "openapi.json") openapi_ = std::string(f.data);
-  ready_ = store_->ready();
+  probe_ready(true);
   probe_ = std::jthread([this](std::stop_token stop) {
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {
       std::unique_lock lock(mu);
       cv.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
-      if (!stop.stop_requested()) ready_ = store_->ready();
+      if (!stop.stop_requested()) probe_ready(false);
     }
   });
 }
 
 service::~service() = default;
+
+void service::probe_ready(bool first) {
+  std::string problem;
+  const bool ok = store_->check_ready(problem);
+  const bool was = ready_.exchange(ok);
+  // One line when readiness changes (and at start when not ready), with the cause.
+  if (first ? !ok : ok != was) {
+    const std::string line =
+        ok ? "{\"time\":\"" + now_rfc3339() + "\",\"level\":\"info\",\"event\":\"ready\"}\n"
+           : "{\"time\":\"" + now_rfc3339() +
+                 "\",\"level\":\"error\",\"event\":\"not ready\",\"cause\":" +
+                 json_escape(problem) + "}\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+}
 
 const partner_config* service::authenticate(const request& req, const peer_info& peer) const {
   // A client certificate that a configured partner owns identifies that partner (mutual TLS).

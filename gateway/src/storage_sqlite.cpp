@@ -499,12 +499,14 @@ struct audit_job {
   std::optional<audit_record> result;
 };
 
-// ready()'s probe: an empty write transaction through the writer, batched with whatever else is
-// queued. It proves what a store needs: the writer runs and gets the write lock and a commit.
+// ready()'s probe: a small real write through the writer (one row of `meta`), batched with
+// whatever else is queued. It proves what a store needs: the writer runs, gets the write lock,
+// writes a page and commits it durably. (An empty transaction writes nothing, so a full disk or
+// a failing device looked ready.)
 struct probe_job {
-  std::function<void(bool)> done;
-  std::string input_error;  // always empty
-  bool result = false;
+  std::function<void(std::string)> done;  // "" when the write went through, else the cause
+  std::string input_error;                // always empty
+  std::string result = "the probe did not run";
 };
 
 using job = std::variant<store_job, audit_job, probe_job>;
@@ -619,24 +621,37 @@ class sqlite_storage final : public storage {
     }
   }
 
-  bool ready() override {
+  bool check_ready(std::string& problem) override {
     {
       std::lock_guard l(mu_);
-      if (stopping_) return false;
+      if (stopping_) {
+        problem = "storage is closed";
+        return false;
+      }
     }
-    auto p = std::make_shared<std::promise<bool>>();
+    auto p = std::make_shared<std::promise<std::string>>();
     auto f = p->get_future();
     probe_job j;
-    j.done = [p](bool ok) { p->set_value(ok); };
+    j.done = [p](std::string r) { p->set_value(std::move(r)); };
     enqueue(job(std::move(j)));
-    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready || !f.get()) return false;
+    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      problem = "the probe write did not commit within 5 s (database locked or disk stalled)";
+      return false;
+    }
+    problem = f.get();
+    if (!problem.empty()) {
+      problem = "the probe write failed: " + problem;
+      return false;
+    }
     try {
       reader r(*this);
       stmt q(r.get(), "SELECT value FROM meta WHERE key = 'schema_version'");
-      return q.step();
-    } catch (const std::exception&) {
-      return false;
+      if (q.step()) return true;
+      problem = "the database has no schema_version";
+    } catch (const std::exception& e) {
+      problem = std::string("the probe read failed: ") + e.what();
     }
+    return false;
   }
 
   void close() override {
@@ -777,7 +792,7 @@ class sqlite_storage final : public storage {
           } else if constexpr (std::is_same_v<T, audit_job>) {
             if (x.done) x.done(std::nullopt);
           } else {
-            if (x.done) x.done(false);
+            if (x.done) x.done("storage is closed");
           }
         },
         j);
@@ -827,7 +842,7 @@ class sqlite_storage final : public storage {
   struct statements {
     stmt begin, commit, rollback;
     stmt head, find_message, case_exists, next_case_number, insert_case, insert_audit,
-        insert_message, insert_party;
+        insert_message, insert_party, probe;
   };
 
   void prepare() {
@@ -854,6 +869,9 @@ class sqlite_storage final : public storage {
              "VALUES (?,?,?,?,?,?,?,?,?,?)");
     st_.insert_party =
         stmt(wdb_, "INSERT OR IGNORE INTO case_parties(case_id, party) VALUES (?, ?)");
+    st_.probe = stmt(wdb_,
+                     "INSERT INTO meta(key, value) VALUES ('ready_probe', ?) "
+                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   }
 
   void run() {
@@ -947,7 +965,7 @@ class sqlite_storage final : public storage {
           } else if constexpr (std::is_same_v<T, audit_job>) {
             x.result.reset();
           } else {
-            x.result = false;
+            x.result = error;
           }
         },
         j);
@@ -1104,7 +1122,11 @@ class sqlite_storage final : public storage {
     j.result = std::move(r);
   }
 
-  static void execute(probe_job& j, chain_head&) { j.result = true; }
+  void execute(probe_job& j, chain_head&) {
+    st_.probe.bind(1, format_utc_ms(clock::now()));
+    st_.probe.run();
+    j.result.clear();
+  }
 
   static std::string receipt_json(const receipt& r, bool with_hash) {
     rapidjson::StringBuffer sb;

@@ -426,6 +426,31 @@ TEST(Storage, ReopenContinuesTheChain) {
   EXPECT_EQ(v.records, 2);
 }
 
+TEST(Storage, ReadinessProbeIsARealWriteAndSaysWhyNot) {
+  temp_dir dir;
+  auto st = open_sqlite({dir.db()});
+  std::string problem;
+  ASSERT_TRUE(st->check_ready(problem)) << problem;
+  raw_db raw(dir.db());
+  // The probe writes (and so would fail on a full disk): its row is there.
+  EXPECT_FALSE(raw.text("SELECT value FROM meta WHERE key = 'ready_probe'").empty());
+  // Every write now fails, while an empty transaction still would commit: not ready, and why.
+  ASSERT_EQ(raw.exec("CREATE TRIGGER no_space_i BEFORE INSERT ON meta BEGIN "
+                     "SELECT RAISE(ABORT, 'simulated: database or disk is full'); END; "
+                     "CREATE TRIGGER no_space_u BEFORE UPDATE ON meta BEGIN "
+                     "SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;"),
+            "");
+  EXPECT_FALSE(st->check_ready(problem));
+  EXPECT_NE(problem.find("simulated: database or disk is full"), std::string::npos) << problem;
+  // Stores still work meanwhile (only the probe's row is refused here).
+  EXPECT_EQ(st->store_message_sync(make_message("shop-1", 1)).status, store_status::stored);
+  ASSERT_EQ(raw.exec("DROP TRIGGER no_space_i; DROP TRIGGER no_space_u;"), "");
+  EXPECT_TRUE(st->check_ready(problem)) << problem;
+  st->close();
+  EXPECT_FALSE(st->check_ready(problem));
+  EXPECT_EQ(problem, "storage is closed");
+}
+
 TEST(Storage, RefusesForeignOrNewerDatabases) {
   temp_dir dir;
   const std::string foreign = (dir.path / "foreign.db").string();

@@ -146,9 +146,14 @@ class storage {
 
   // nullopt when the case is unknown (or the database cannot be read: ready() then says false).
   virtual std::optional<case_view> get_case(const std::string& case_id) = 0;
-  // The database answers and accepts writes: an empty transaction goes through the writer (batched
-  // with queued work, so it can block for one commit; false after 5 s) and a read succeeds.
-  virtual bool ready() = 0;
+  // The database answers and accepts writes: a small real write (one `meta` row) goes through the
+  // writer and is committed durably (batched with queued work, so it can block for one commit;
+  // false after 5 s), and a read succeeds. `problem` says why not.
+  virtual bool check_ready(std::string& problem) = 0;
+  bool ready() {
+    std::string problem;
+    return check_ready(problem);
+  }
   // Stops accepting work, drains the queue, closes the database. Later submissions complete at
   // once (on the caller's thread) as `failed` / nullopt.
   virtual void close() = 0;
