@@ -2,9 +2,10 @@
 //
 // One writer thread owns the write connection. store_message/append_audit parse and pre-serialise
 // their input on the caller's thread, then queue a job. The writer takes up to max_batch jobs, runs
-// them in one BEGIN IMMEDIATE ... COMMIT (each job inside its own SAVEPOINT, so one bad job does
-// not sink the others), and only after COMMIT has returned (synchronous=FULL: the WAL is fsynced)
-// completes every job. If the commit fails, every job of the batch completes as `failed`.
+// them in one BEGIN IMMEDIATE ... COMMIT (a job that fails on its own data is dropped and the batch
+// run again without it) and hands the committed batch to the syncer thread, which fdatasyncs the
+// WAL and only then completes every job (see sync_loop). If the commit or the sync fails, every
+// job of the batch completes as `failed`.
 // Reads (get_case, ready) use a small pool of separate connections. See docs/audit.md.
 #include <fcntl.h>
 #include <openssl/evp.h>

@@ -3,8 +3,9 @@
 // implement the same interface later. No SQL leaves the implementation.
 //
 // Writes are group-committed: concurrent submissions are queued, one writer thread runs a batch in
-// one transaction, commits it durably (synchronous=FULL), and only then completes each
-// submission. A 2xx receipt is therefore never sent for data that is not on disk.
+// one transaction, commits it durably (the WAL fsynced, as synchronous=FULL would, by a syncer
+// thread that overlaps the next batch), and only then completes each submission. A 2xx receipt
+// is therefore never sent for data that is not on disk.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -135,7 +136,7 @@ struct storage_stats {
 class storage {
  public:
   virtual ~storage() = default;
-  // Queues a store; `done` runs on the writer thread after the durable commit (or failure).
+  // Queues a store; `done` runs on a storage thread after the durable commit (or failure).
   virtual void store_message(inbound_message m, std::function<void(store_result)> done) = 0;
   virtual void append_audit(audit_entry e,
                             std::function<void(std::optional<audit_record>)> done) = 0;
