@@ -702,7 +702,7 @@ class sqlite_storage final : public storage {
     s.jobs = jobs_.load();
     s.failed_batches = failed_batches_.load();
     s.largest_batch = largest_batch_.load();
-    s.checkpoints = checkpoints_.load();
+    s.checkpoints = checkpoints_.load() + tail_checkpoints_.load();
     return s;
   }
 

@@ -130,7 +130,7 @@ struct storage_stats {
   std::uint64_t jobs = 0;            // stores and audit appends completed by those commits
   std::uint64_t failed_batches = 0;  // batches whose transaction failed (every job got `failed`)
   std::uint64_t largest_batch = 0;   // most jobs seen in one commit
-  std::uint64_t checkpoints = 0;     // background WAL checkpoints run
+  std::uint64_t checkpoints = 0;     // WAL checkpoint passes run (background and tail)
 };
 
 class storage {
