@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -36,14 +37,6 @@ EVP_CIPHER_CTX* thread_ctx() {
   if (!ctx) throw std::runtime_error("OpenSSL: cannot allocate a cipher context");
   EVP_CIPHER_CTX_reset(ctx.get());
   return ctx.get();
-}
-
-std::string base64(const std::uint8_t* p, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  const int len =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p, static_cast<int>(n));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
 }
 
 bool is_b64_char(char c) noexcept {
@@ -202,37 +195,106 @@ std::string pii_key::seal_json(std::string_view json_text) const {
   return seal_kind(json_text, true);
 }
 
+namespace {
+
+// The sealing state of one thread: a GCM context with the AES key schedule set up once, and the
+// nonce source. Nonces are unique per key by construction, not by chance: 12 bytes = an 8-byte
+// random prefix drawn (RAND_bytes) whenever this thread starts using a key, then a 4-byte counter.
+// The counter never repeats under one prefix (a new prefix is drawn before it would wrap), and two
+// prefixes collide with probability ~n^2 / 2^65 for n prefixes ever drawn under a key (threads x
+// restarts x key switches): far below the 2^-32 bound NIST SP 800-38D sets for random nonces,
+// which a fresh 96-bit random nonce per value (the former scheme) only meets up to 2^32 values.
+// Not fork-safe: a forked child would reuse its parent's counter state (the gateway never forks).
+struct sealer {
+  cipher_ctx ctx{EVP_CIPHER_CTX_new()};
+  std::array<std::uint8_t, 32> key{};
+  bool keyed = false;
+  std::array<std::uint8_t, nonce_len> nonce{};  // prefix (8) || big-endian counter (4)
+  std::uint64_t counter = 0;                    // values sealed under the current prefix
+  std::vector<std::uint8_t> buf;                // nonce || ciphertext || tag, reused
+
+  void new_prefix() {
+    if (RAND_bytes(nonce.data(), 8) != 1) throw std::runtime_error("OpenSSL RAND_bytes failed");
+    counter = 0;
+  }
+
+  // Sets the key once per thread (and again only when another key is used on this thread).
+  void use_key(const std::array<std::uint8_t, 32>& k) {
+    if (!ctx) throw std::runtime_error("OpenSSL: cannot allocate a cipher context");
+    if (keyed && k == key) return;
+    keyed = false;
+    EVP_CIPHER_CTX_reset(ctx.get());
+    if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_len),
+                            nullptr) != 1 ||
+        EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.data(), nullptr) != 1)
+      throw std::runtime_error("OpenSSL AES-256-GCM key set-up failed");
+    key = k;
+    keyed = true;
+    new_prefix();  // a fresh prefix for every (thread, key) pairing
+  }
+
+  const std::uint8_t* next_nonce() {
+    if (counter > 0xFFFFFFFFu) new_prefix();
+    const auto c = static_cast<std::uint32_t>(counter++);
+    nonce[8] = static_cast<std::uint8_t>(c >> 24);
+    nonce[9] = static_cast<std::uint8_t>(c >> 16);
+    nonce[10] = static_cast<std::uint8_t>(c >> 8);
+    nonce[11] = static_cast<std::uint8_t>(c);
+    return nonce.data();
+  }
+};
+
+}  // namespace
+
 std::string pii_key::seal_kind(std::string_view plaintext, bool json) const {
   if (plaintext.size() > (INT_MAX / 2)) throw std::length_error("PII value too large to seal");
-  std::string header(token_prefix);
-  header += id_;
-  header += ':';
-  if (json) header += json_marker;
+  thread_local sealer s;
+  s.use_key(key_);
+  const std::uint8_t* nonce = s.next_nonce();
 
-  std::vector<std::uint8_t> buf(nonce_len + plaintext.size() + tag_len);
-  std::uint8_t* nonce = buf.data();
-  std::uint8_t* ct = buf.data() + nonce_len;
-  if (RAND_bytes(nonce, static_cast<int>(nonce_len)) != 1)
-    throw std::runtime_error("OpenSSL RAND_bytes failed");
-  EVP_CIPHER_CTX* ctx = thread_ctx();
+  // The header is the additional authenticated data and the start of the token.
+  std::string out;
+  const std::size_t raw_len = nonce_len + plaintext.size() + tag_len;
+  out.reserve(token_prefix.size() + id_.size() + 1 + json_marker.size() + 4 * ((raw_len + 2) / 3) +
+              1);
+  out += token_prefix;
+  out += id_;
+  out += ':';
+  if (json) out += json_marker;
+  const std::size_t header_len = out.size();
+
+  s.buf.resize(raw_len);
+  std::memcpy(s.buf.data(), nonce, nonce_len);
+  std::uint8_t* ct = s.buf.data() + nonce_len;
+  EVP_CIPHER_CTX* ctx = s.ctx.get();
   int len = 0;
   int total = 0;
-  if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce_len), nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx, nullptr, nullptr, key_.data(), nonce) != 1 ||
-      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(header.data()),
-                        static_cast<int>(header.size())) != 1 ||
+  // Only the nonce changes: the key schedule set up in use_key() is kept.
+  if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1 ||
+      EVP_EncryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(out.data()),
+                        static_cast<int>(header_len)) != 1 ||
       EVP_EncryptUpdate(ctx, ct, &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
-                        static_cast<int>(plaintext.size())) != 1)
+                        static_cast<int>(plaintext.size())) != 1) {
+    s.keyed = false;  // start from a clean context next time
     throw std::runtime_error("OpenSSL AES-256-GCM encryption failed");
+  }
   total = len;
-  if (EVP_EncryptFinal_ex(ctx, ct + total, &len) != 1)
+  if (EVP_EncryptFinal_ex(ctx, ct + total, &len) != 1) {
+    s.keyed = false;
     throw std::runtime_error("OpenSSL AES-256-GCM encryption failed");
+  }
   total += len;
   if (static_cast<std::size_t>(total) != plaintext.size() ||
-      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_len), ct + total) != 1)
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_len), ct + total) != 1) {
+    s.keyed = false;
     throw std::runtime_error("OpenSSL AES-256-GCM tag failed");
-  return header + base64(buf.data(), buf.size());
+  }
+  out.resize(header_len + 4 * ((raw_len + 2) / 3) + 1);
+  const int b64 = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + header_len),
+                                  s.buf.data(), static_cast<int>(raw_len));
+  out.resize(header_len + static_cast<std::size_t>(b64));
+  return out;
 }
 
 std::optional<pii_key::opened> pii_key::open_token(std::string_view token) const {
@@ -290,8 +352,10 @@ namespace {
 void seal_value(rapidjson::Value& v, rapidjson::Document::AllocatorType& a, const pii_key& key) {
   if (v.IsNull()) return;
   if (v.IsString()) {
+    // Always sealed, even text that looks like a token already: the input is the sender's, and
+    // "already sealed" text from outside would otherwise be stored as is (in clear, or replayed
+    // from elsewhere) and opened or redacted on the way out as if odrgw had sealed it.
     const std::string_view s(v.GetString(), v.GetStringLength());
-    if (is_sealed(s)) return;
     v.SetString(key.seal(s), a);
     return;
   }

@@ -55,6 +55,8 @@ class service {
   response get_schema(const request& req, std::string_view name);
   void log(const request& req, const response& res, const outcome& out,
            std::chrono::steady_clock::time_point start) const;
+  // Runs the storage probe, updates ready_ and logs a change of readiness with its cause.
+  void probe_ready(bool first);
 
   const config& cfg_;
   std::shared_ptr<const schemas::schema_set> set_;

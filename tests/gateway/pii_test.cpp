@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -204,9 +205,12 @@ TEST_F(Protect, NoPersonalDataInClearAndRevealRestores) {
   EXPECT_TRUE(is_sealed(doc["payload"]["respondent"].GetString()));
   EXPECT_TRUE(is_sealed(doc["payload"]["description"].GetString()));
 
-  // Protecting twice changes nothing; reveal restores an equal document.
+  // Protecting again seals again (input is never taken as "already sealed"): one reveal gives
+  // back the once-protected document; reveal restores an equal document.
   auto twice = parse(out);
   protect(root(), twice, twice.GetAllocator(), key);
+  EXPECT_NE(schemas::to_json_string(twice), out);
+  reveal(twice, twice.GetAllocator(), &key);
   EXPECT_EQ(schemas::to_json_string(twice), out);
   auto revealed = parse(out);
   reveal(revealed, revealed.GetAllocator(), &key);
@@ -226,6 +230,51 @@ TEST_F(Protect, NoPersonalDataInClearAndRevealRestores) {
   const auto other = test_key(10);
   reveal(wrong, wrong.GetAllocator(), &other);
   EXPECT_EQ(std::string(wrong["payload"]["complainant"].GetString()), "[redacted]");
+}
+
+TEST_F(Protect, TokenLookingInputIsSealedNotTrusted) {
+  // A sender puts text shaped like a token into personal-data fields: a genuine token of ours
+  // copied from elsewhere, a token of another key, and garbage with the prefix. Each must be
+  // sealed like any other value, and come back verbatim (as the sender's text) on reveal.
+  const std::string ours = key.seal("someone else's address");
+  const std::string foreign = test_key(42).seal("x");
+  const std::string garbage = "odrgw-pii:v1:" + key.key_id() + ":not-base64";
+  auto doc = parse(application());
+  auto& p = doc["payload"];
+  p["description"].SetString(ours, doc.GetAllocator());
+  p["complainant"].SetString(foreign, doc.GetAllocator());
+  p["respondent"].SetString(garbage, doc.GetAllocator());
+  protect(root(), doc, doc.GetAllocator(), key);
+  const std::string out = schemas::to_json_string(doc);
+  for (const std::string& text : {ours, foreign, garbage})
+    EXPECT_EQ(out.find(text), std::string::npos) << text << " stored as the sender wrote it";
+  for (const char* field : {"description", "complainant", "respondent"})
+    EXPECT_TRUE(is_sealed(p[field].GetString())) << field;
+  reveal(doc, doc.GetAllocator(), &key);
+  EXPECT_EQ(std::string(p["description"].GetString()), ours);
+  EXPECT_EQ(std::string(p["complainant"].GetString()), foreign);
+  EXPECT_EQ(std::string(p["respondent"].GetString()), garbage);
+}
+
+TEST(Pii, NoncesNeverRepeat) {
+  // Counter-based nonces: the 12 bytes after the header are unique across many seals, also when
+  // one thread alternates between two keys.
+  const auto k1 = test_key(1), k2 = test_key(2);
+  std::set<std::string> nonces;
+  constexpr int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    const auto& k = i % 3 == 0 ? k2 : k1;
+    const std::string t = k.seal("v");
+    const std::string b64 = t.substr(t.rfind(':') + 1);
+    std::string raw(b64.size(), '\0');
+    const int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
+                                    reinterpret_cast<const unsigned char*>(b64.data()),
+                                    static_cast<int>(b64.size()));
+    ASSERT_GE(len, 12);
+    nonces.insert(k.key_id() + raw.substr(0, 12));
+    ASSERT_EQ(k.open(t), "v");
+  }
+  EXPECT_EQ(nonces.size(), static_cast<std::size_t>(n));
 }
 
 TEST_F(Protect, EveryExampleRoundTrips) {
@@ -260,7 +309,8 @@ TEST_F(Protect, HostileDocumentsDoNotCrash) {
   reveal(doc, doc.GetAllocator(), &key);
   EXPECT_TRUE(p["complainant"]["name"].IsObject());
   EXPECT_EQ(p["description"]["x"][0].GetInt(), 1);
-  EXPECT_EQ(std::string(p["evidence"].GetString()), "[redacted]");
+  // Sealed like any value (never taken as "already sealed"): it comes back as the sender's text.
+  EXPECT_EQ(std::string(p["evidence"].GetString()), "odrgw-pii:v1:00000000:!!");
   EXPECT_EQ(std::string(p["unknown"].GetString()), "Anna");
   EXPECT_EQ(std::string(p["languages"]["a"].GetString()), "Anna");
   // A document that is not an object at all.

@@ -171,6 +171,71 @@ TEST(Storage, NewApplicationGetsCaseAndReceipt) {
   EXPECT_FALSE(st->get_case("ODR-1999-000001"));
 }
 
+TEST(Storage, SplitCanonicalAssemblesTheWritersBytes) {
+  // Every example, with its ids where it has them, or set: the assembled text is byte for byte
+  // RapidJSON Writer's output of the message with those ids, in the same member order.
+  int n = 0;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(ODRGW_SOURCE_DIR) / "schemas/v1/examples/valid")) {
+    if (e.path().extension() != ".json") continue;
+    auto d = parse(slurp(e.path()));
+    canonical_parts parts;
+    ASSERT_TRUE(split_canonical(d, parts)) << e.path();
+    const std::string case_id = d.HasMember("caseId") ? d["caseId"].GetString() : "";
+    const std::string proc = d.HasMember("proceedingId") ? d["proceedingId"].GetString() : "";
+    if (!case_id.empty() && !proc.empty()) {
+      EXPECT_EQ(parts.assemble(case_id, proc), schemas::to_json_string(d)) << e.path();
+      EXPECT_EQ(parts.proceeding_id, proc);
+    }
+    // Other ids, with quotes to escape, parse back to the message with those ids.
+    const auto assembled = parse(parts.assemble("ODR-\"x\"", "P\\1"));
+    EXPECT_EQ(std::string(assembled["caseId"].GetString()), "ODR-\"x\"") << e.path();
+    EXPECT_EQ(std::string(assembled["proceedingId"].GetString()), "P\\1") << e.path();
+    // Empty ids leave the members out.
+    auto without = parse(parts.assemble("", ""));
+    d.RemoveMember("caseId");
+    d.RemoveMember("proceedingId");
+    EXPECT_FALSE(without.HasMember("caseId"));
+    EXPECT_EQ(without.MemberCount(), d.MemberCount()) << e.path();
+    ++n;
+  }
+  EXPECT_GT(n, 20);
+  rapidjson::Document arr(rapidjson::kArrayType);
+  canonical_parts parts;
+  EXPECT_FALSE(split_canonical(arr, parts));
+}
+
+TEST(Storage, PreparedCanonicalStoresTheSameAsText) {
+  // The intake hands over split parts instead of text: the stored message is the same.
+  temp_dir dir;
+  auto st = open_sqlite({dir.db()});
+  auto a = make_message("platform-gb", 1);
+  auto b = make_message("platform-gb", 2);
+  auto doc = parse(b.canonical_json);
+  b.canonical.emplace();
+  ASSERT_TRUE(split_canonical(doc, *b.canonical));
+  b.canonical_json.clear();
+  const auto ra = st->store_message_sync(a);
+  const auto rb = st->store_message_sync(b);
+  ASSERT_EQ(ra.status, store_status::stored) << ra.error;
+  ASSERT_EQ(rb.status, store_status::stored) << rb.error;
+  auto va = st->get_case(ra.rec.case_id);
+  auto vb = st->get_case(rb.rec.case_id);
+  ASSERT_TRUE(va && vb);
+  auto sa = parse(va->messages.at(0).canonical_json);
+  auto sb = parse(vb->messages.at(0).canonical_json);
+  EXPECT_EQ(std::string(sb["caseId"].GetString()), rb.rec.case_id);
+  for (auto* d : {&sa, &sb})
+    for (const char* m : {"caseId", "proceedingId", "messageId"}) d->RemoveMember(m);
+  EXPECT_EQ(sa, sb);
+  EXPECT_EQ(vb->parties, va->parties);
+  // Replay through the prepared path answers the original receipt.
+  auto again = make_message("platform-gb", 2);
+  const auto rr = st->store_message_sync(again);
+  EXPECT_EQ(rr.status, store_status::replay);
+  EXPECT_EQ(rr.rec.receipt_id, rb.rec.receipt_id);
+}
+
 TEST(Storage, ReplayConflictAndUnknownCase) {
   temp_dir dir;
   auto st = open_sqlite({dir.db()});
@@ -361,6 +426,31 @@ TEST(Storage, ReopenContinuesTheChain) {
   EXPECT_EQ(v.records, 2);
 }
 
+TEST(Storage, ReadinessProbeIsARealWriteAndSaysWhyNot) {
+  temp_dir dir;
+  auto st = open_sqlite({dir.db()});
+  std::string problem;
+  ASSERT_TRUE(st->check_ready(problem)) << problem;
+  raw_db raw(dir.db());
+  // The probe writes (and so would fail on a full disk): its row is there.
+  EXPECT_FALSE(raw.text("SELECT value FROM meta WHERE key = 'ready_probe'").empty());
+  // Every write now fails, while an empty transaction still would commit: not ready, and why.
+  ASSERT_EQ(raw.exec("CREATE TRIGGER no_space_i BEFORE INSERT ON meta BEGIN "
+                     "SELECT RAISE(ABORT, 'simulated: database or disk is full'); END; "
+                     "CREATE TRIGGER no_space_u BEFORE UPDATE ON meta BEGIN "
+                     "SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;"),
+            "");
+  EXPECT_FALSE(st->check_ready(problem));
+  EXPECT_NE(problem.find("simulated: database or disk is full"), std::string::npos) << problem;
+  // Stores still work meanwhile (only the probe's row is refused here).
+  EXPECT_EQ(st->store_message_sync(make_message("shop-1", 1)).status, store_status::stored);
+  ASSERT_EQ(raw.exec("DROP TRIGGER no_space_i; DROP TRIGGER no_space_u;"), "");
+  EXPECT_TRUE(st->check_ready(problem)) << problem;
+  st->close();
+  EXPECT_FALSE(st->check_ready(problem));
+  EXPECT_EQ(problem, "storage is closed");
+}
+
 TEST(Storage, RefusesForeignOrNewerDatabases) {
   temp_dir dir;
   const std::string foreign = (dir.path / "foreign.db").string();
@@ -462,6 +552,34 @@ TEST(Storage, ConcurrentStoresAreGroupCommitted) {
   const auto v = verify_audit(dir.db());  // while the storage is still open
   EXPECT_TRUE(v.intact) << v.first_bad_seq << ": " << v.problem;
   EXPECT_EQ(v.records, total + 1);
+}
+
+TEST(Storage, WalRestartsUnderSteadyLoad) {
+  // Clients that each wait for their receipt, as over HTTP: the background checkpoint alone never
+  // catches up with such a writer, and the WAL would grow to the hard limit (8000 pages, 128 MB)
+  // with every commit appending to it. The writer finishes each checkpoint pass, so the WAL
+  // restarts and stays near the 1000-page (16 MB) threshold.
+  temp_dir dir;
+  auto st = open_sqlite({dir.db()});
+  constexpr int threads = 8, per_thread = 500;
+  std::atomic<int> stored{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i)
+        if (st->store_message_sync(make_message("shop-" + std::to_string(t), t * 10000 + i))
+                .status == store_status::stored)
+          ++stored;
+    });
+  for (auto& th : pool) th.join();
+  EXPECT_EQ(stored.load(), threads * per_thread);
+  EXPECT_GE(st->stats().checkpoints, 1u);
+  const auto wal = fs::file_size(dir.db() + "-wal");
+  EXPECT_LT(wal, 48u << 20) << "the WAL grew to " << wal << " bytes";
+  std::cout << "[ perf ] WAL high-water mark " << (wal >> 20) << " MiB after "
+            << threads * per_thread << " messages" << std::endl;
+  st->close();
+  EXPECT_TRUE(verify_audit(dir.db()).intact);
 }
 
 TEST(Storage, AcknowledgedMeansVisibleToAnotherConnection) {

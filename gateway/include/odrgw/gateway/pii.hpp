@@ -24,7 +24,9 @@ class pii_key {
   static pii_key from_bytes(const std::array<std::uint8_t, 32>& bytes);
   std::string key_id() const;  // first 8 hex digits of SHA-256(key): names the key in records
 
-  // AES-256-GCM with a random 96-bit nonce; returns "odrgw-pii:v1:<key_id>:<base64(nonce|ct|tag)>".
+  // AES-256-GCM; returns "odrgw-pii:v1:<key_id>:<base64(nonce|ct|tag)>". The 96-bit nonce is a
+  // random 64-bit prefix per thread and key followed by a 32-bit counter (unique per key; see
+  // seal_kind in pii.cpp). Each thread keeps its key schedule: no key set-up per value.
   std::string seal(std::string_view plaintext) const;
   // nullopt when the token is not ours, the key differs, or the tag does not verify.
   std::optional<std::string> open(std::string_view token) const;
@@ -46,8 +48,9 @@ class pii_key {
 };
 
 // Replaces every personal-data value of `message` (per the model node `root`) by a sealed token
-// string: strings, numbers, booleans, and whole objects/arrays (serialised JSON) alike. Values
-// already sealed are left as they are; members the model does not know are not touched.
+// string: strings, numbers, booleans, and whole objects/arrays (serialised JSON) alike. Every
+// marked value is sealed, even text that already looks like a token (input is never trusted to be
+// "already sealed"); members the model does not know are not touched.
 void protect(const schemas::node& root, rapidjson::Value& message,
              rapidjson::Document::AllocatorType& a, const pii_key& key);
 // The reverse; values that cannot be opened become "[redacted]".

@@ -3,8 +3,9 @@
 // implement the same interface later. No SQL leaves the implementation.
 //
 // Writes are group-committed: concurrent submissions are queued, one writer thread runs a batch in
-// one transaction, commits it durably (synchronous=FULL), and only then completes each
-// submission. A 2xx receipt is therefore never sent for data that is not on disk.
+// one transaction, commits it durably (the WAL fsynced, as synchronous=FULL would, by a syncer
+// thread that overlaps the next batch), and only then completes each submission. A 2xx receipt
+// is therefore never sent for data that is not on disk.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,7 +13,35 @@
 #include <string>
 #include <vector>
 
+#include <odrgw/schemas/json.hpp>
+
 namespace odrgw::gateway {
+
+// The canonical message serialised once, on the intake's thread, with gaps where the caseId and
+// proceedingId members go (storage fills them in when it knows the case): storage neither
+// re-serialises nor re-parses the message. Made by split_canonical(); assembling it with the ids
+// gives exactly RapidJSON Writer's compact output of the message with those members.
+struct canonical_parts {
+  // RapidJSON Writer's compact output of the message without its caseId/proceedingId members.
+  std::string text;
+  // The members in order: [begin, end) of each member's "name":value in `text`, or a slot.
+  struct span {
+    std::uint32_t begin = 0, end = 0;
+    enum class kind : std::uint8_t { member, case_slot, proceeding_slot } what = kind::member;
+  };
+  std::vector<span> members;
+  std::string proceeding_id;                        // proceedingId as the message carries it
+  std::string envelope_sender, envelope_recipient;  // sender.partyId, recipient.partyId
+
+  // The stored text: `text` with "caseId"/"proceedingId" members where the slots are (left out
+  // when the id is empty).
+  std::string assemble(std::string_view case_id, std::string_view proceeding_id_value) const;
+};
+
+// Splits a canonical message (a JSON object; anything else gives a part list that is not an
+// object and `false`). The caseId slot is where the message has it, else after specVersion
+// (or messageType, messageId); proceedingId where it is, else right after caseId.
+bool split_canonical(const rapidjson::Value& message, canonical_parts& out);
 
 // One accepted inbound message, as the intake hands it to storage.
 struct inbound_message {
@@ -23,8 +52,11 @@ struct inbound_message {
   std::string proceeding_id;   // envelope proceedingId, may be empty
   std::string body_sha256;     // hex SHA-256 of the request body as received
   std::string canonical_json;  // the canonical message, personal data already encrypted
-  std::string audit_json;      // what the audit record holds about the request (JSON object):
-                               // method, target, partner, headers without secrets, verdict
+  // Or, faster, the same message already split by split_canonical(): then canonical_json is not
+  // read (the intake fills this one; tools and tests may use either).
+  std::optional<canonical_parts> canonical;
+  std::string audit_json;  // what the audit record holds about the request (JSON object):
+                           // method, target, partner, headers without secrets, verdict
 };
 
 struct receipt {
@@ -98,13 +130,13 @@ struct storage_stats {
   std::uint64_t jobs = 0;            // stores and audit appends completed by those commits
   std::uint64_t failed_batches = 0;  // batches whose transaction failed (every job got `failed`)
   std::uint64_t largest_batch = 0;   // most jobs seen in one commit
-  std::uint64_t checkpoints = 0;     // background WAL checkpoints run
+  std::uint64_t checkpoints = 0;     // WAL checkpoint passes run (background and tail)
 };
 
 class storage {
  public:
   virtual ~storage() = default;
-  // Queues a store; `done` runs on the writer thread after the durable commit (or failure).
+  // Queues a store; `done` runs on a storage thread after the durable commit (or failure).
   virtual void store_message(inbound_message m, std::function<void(store_result)> done) = 0;
   virtual void append_audit(audit_entry e,
                             std::function<void(std::optional<audit_record>)> done) = 0;
@@ -115,9 +147,14 @@ class storage {
 
   // nullopt when the case is unknown (or the database cannot be read: ready() then says false).
   virtual std::optional<case_view> get_case(const std::string& case_id) = 0;
-  // The database answers and accepts writes: an empty transaction goes through the writer (batched
-  // with queued work, so it can block for one commit; false after 5 s) and a read succeeds.
-  virtual bool ready() = 0;
+  // The database answers and accepts writes: a small real write (one `meta` row) goes through the
+  // writer and is committed durably (batched with queued work, so it can block for one commit;
+  // false after 5 s), and a read succeeds. `problem` says why not.
+  virtual bool check_ready(std::string& problem) = 0;
+  bool ready() {
+    std::string problem;
+    return check_ready(problem);
+  }
   // Stops accepting work, drains the queue, closes the database. Later submissions complete at
   // once (on the caller's thread) as `failed` / nullopt.
   virtual void close() = 0;
