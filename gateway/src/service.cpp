@@ -396,6 +396,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   const partner_config* partner = authenticate(req, peer);
   // Every exchange is audited, rejected ones too: the body sealed (it may hold personal data in
   // a shape we could not read), its hash and size in clear.
+  std::string rejected_case_id;  // the caseId the message named, once it was read
   auto audit_rejected = [&](const problem& p) -> asio::awaitable<void> {
     rapidjson::Document d = request_summary(req, peer, sha256_hex(req.body()));
     auto& a = d.GetAllocator();
@@ -415,6 +416,9 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     audit_entry e;
     e.kind = "rejected";
     e.partner = partner ? partner->id : "";
+    // Known once the message was read: an auditor can find a refused message by its ids.
+    e.message_id = out.message_id;
+    e.case_id = rejected_case_id;
     e.data_json = schemas::to_json_string(d);
     // Named locals, never temporaries inside a co_await expression: GCC 12 relocates such
     // temporaries in coroutine frames bitwise (seen: a std::string freed at a frame address).
@@ -485,6 +489,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     co_return co_await reject(problem_from_report(r));
   }
   out.message_id = member(msg, "messageId");
+  rejected_case_id = member(msg, "caseId");
   const std::string type(member(msg, "messageType"));
 
   // Who may say what: a partner speaks as itself, and a merchant's or platform's system also for

@@ -416,6 +416,19 @@ TEST_F(Gateway, PayPalPartnerFilesAndReadsResultsInItsOwnShape) {
       parse(get("/v1/cases/" + case2, platform_key).body)["messages"][1].HasMember("inDialect"));
 }
 
+TEST_F(Gateway, RefusedMessagesAreAuditedUnderTheirIds) {
+  const auto r = post(application(11));
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  auto msg = parse(example("valid/negotiation.message.json"));
+  msg["caseId"].SetString(case_id.c_str(), msg.GetAllocator());
+  msg["messageId"].SetString("6f1c2a9e-0000-4000-8000-000000000777", msg.GetAllocator());
+  ASSERT_EQ(post(schemas::to_json_string(msg), shop_key).status, 403);  // not a party
+  EXPECT_EQ(sql(dir.path / "odrgw.db",
+                "SELECT message_id || ' ' || case_id FROM audit WHERE kind = 'rejected'"),
+            "6f1c2a9e-0000-4000-8000-000000000777 " + case_id);
+}
+
 TEST_F(Gateway, CaseReadsAreAudited) {
   const auto r = post(application(10));
   ASSERT_EQ(r.status, 202) << r.body;
