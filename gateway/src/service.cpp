@@ -270,6 +270,11 @@ response service::transport_error(int status, std::string_view detail, unsigned 
   auto res = problem_response(p, version);
   res.keep_alive(keep_alive);
   metrics_.count_request("transport", status);
+  // Requests that never reached a route still get their log line (no partner: not read yet).
+  const std::string line = "{\"time\":\"" + now_rfc3339() +
+                           "\",\"route\":\"transport\",\"status\":" + std::to_string(status) +
+                           ",\"error\":" + json_escape(printable(detail)) + "}\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
   return res;
 }
 

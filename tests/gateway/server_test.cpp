@@ -185,8 +185,10 @@ TEST_F(Gateway, EveryErrorIsProblemJsonWithTheRightStatus) {
   EXPECT_EQ(post(schemas::to_json_string(as_other), shop_key).status, 403);
   // 415
   EXPECT_EQ(post(application(6), platform_key, "text/plain").status, 415);
-  // 413
+  // 413, and its log line although no route was reached
   EXPECT_EQ(post(std::string(70000, ' ') + application(7)).status, 413);
+  EXPECT_NE(slurp(dir.path / "odrgw.log").find("\"route\":\"transport\",\"status\":413"),
+            std::string::npos);
   // 400: not JSON at all
   r = post("{\"messageType\": ");
   EXPECT_EQ(r.status, 400);
