@@ -3,6 +3,9 @@
 #include <odrgw/conformance/suite.hpp>
 
 #include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -17,6 +20,7 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include <odrgw/adapters/adapter.hpp>
 #include <odrgw/gateway/config.hpp>
 #include <odrgw/gateway/http_client.hpp>
 #include <odrgw/gateway/routing.hpp>
@@ -221,13 +225,68 @@ struct item {
   std::string label;  // type or seed file ("" for a plain case)
   std::string type;
   const invalid_seed* seed = nullptr;
+  std::filesystem::path file;  // sample-file
 };
+
+// v1's FreeText is the text a party, provider or neutral writes "in the envelope's language": a
+// payload that carries one needs `language`. (ShortText, a title or one-line note, also appears in
+// gateway events that have no language: the examples' deadline.notice sourceClause.)
+bool carries_free_text(const schemas::node& n, const Value& v) {
+  if (n.definition == "FreeText") return v.IsString();
+  if (n.type == schemas::value_type::object && v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      const auto* p =
+          n.find_property(std::string_view(m.name.GetString(), m.name.GetStringLength()));
+      if (p && p->schema && carries_free_text(*p->schema, m.value)) return true;
+    }
+  } else if (n.type == schemas::value_type::array && v.IsArray() && n.items) {
+    for (const auto& e : v.GetArray())
+      if (carries_free_text(*n.items, e)) return true;
+  }
+  return false;
+}
+
+// R-TXT-1: the first string (value or member name) with a C0 control other than TAB, LF, CR.
+bool find_control(const Value& v, std::string& pointer) {
+  auto bad = [](const Value& s) {
+    for (rapidjson::SizeType i = 0; i < s.GetStringLength(); ++i) {
+      const auto c = static_cast<unsigned char>(s.GetString()[i]);
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;
+    }
+    return false;
+  };
+  if (v.IsString()) return bad(v);
+  if (v.IsObject()) {
+    for (const auto& m : v.GetObject()) {
+      const std::size_t len = pointer.size();
+      schemas::append_pointer_token(pointer,
+                                    std::string_view(m.name.GetString(), m.name.GetStringLength()));
+      if (bad(m.name) || find_control(m.value, pointer)) return true;
+      pointer.resize(len);
+    }
+  } else if (v.IsArray()) {
+    rapidjson::SizeType i = 0;
+    for (const auto& e : v.GetArray()) {
+      const std::size_t len = pointer.size();
+      pointer += "/" + std::to_string(i++);
+      if (find_control(e, pointer)) return true;
+      pointer.resize(len);
+    }
+  }
+  return false;
+}
 
 class case_runner {
  public:
-  case_runner(const run_options& o, const suite_def& s, const schemas::schema_set& set,
-              receiver* rcv, std::chrono::milliseconds time_bound)
-      : o_(o), suite_(s), set_(set), rcv_(rcv), time_bound_(time_bound) {}
+  case_runner(const run_options& o, const suite_def& s,
+              const std::shared_ptr<const schemas::schema_set>& set, receiver* rcv,
+              std::chrono::milliseconds time_bound)
+      : o_(o),
+        suite_(s),
+        set_(*set),
+        rcv_(rcv),
+        time_bound_(time_bound),
+        adapters_(adapters::registry::builtin(set)) {}
 
   void run(const item& it, const Value& steps, case_result& out) {
     item_ = &it;
@@ -313,6 +372,7 @@ class case_runner {
     auto e = step.FindMember("expect");
     const Value& expect = e != step.MemberEnd() ? e->value : no_expect;
     if (action == "wait-results") return wait_results(step, expect, out);
+    if (action == "check-file") return check_file(str(step, "check"), out);
     std::string body;
     if (action == "send" || action == "send-invalid") {
       std::string why;
@@ -510,6 +570,57 @@ class case_runner {
                         " times although the first delivery got a 2xx receipt");
   }
 
+  void check_file(const std::string& check, case_result& out) {
+    std::ifstream in(item_->file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    if (!in && !in.eof()) return fail(out, "cannot read the file");
+    if (bytes.size() > (16u << 20)) return fail(out, "larger than 16 MiB");
+    auto note = [&](const std::string& what) {
+      fail(out, what);
+      out.exchanges.push_back(
+          {item_->label, item_->file.string() + "\n" + excerpt(bytes), 0, check + ": " + what, 0});
+    };
+    if (check == "schema") {
+      const auto r = set_.validate(bytes);
+      if (!r.valid()) {
+        const auto e = r.errors.empty() ? schemas::issue{} : r.errors.front();
+        note(std::string(to_string(r.status)) + " at '" + e.location + "' (" + e.rule +
+             "): " + e.message);
+      }
+      return;
+    }
+    // The profile rules are read on the canonical JSON form, whatever the encoding; a file that
+    // breaks its schema is messages.schema-valid's failure, not checked again here.
+    const auto enc = schemas::detect_encoding(bytes);
+    const adapters::adapter* a =
+        adapters_.find(enc == schemas::encoding::json ? "canonical-json" : "canonical-xml");
+    rapidjson::Document msg;
+    schemas::report r;
+    if (!a || !a->to_canonical(bytes, msg, r)) return;
+    const std::string type = str(msg, "messageType");
+    if (check == "R-ENV-2") {
+      const auto* def = set_.model().find(type);
+      auto p = msg.FindMember("payload");
+      const schemas::node* payload = nullptr;
+      if (def && def->root)
+        if (const auto* prop = def->root->find_property("payload")) payload = prop->schema;
+      if (payload && p != msg.MemberEnd() && carries_free_text(*payload, p->value) &&
+          str(msg, "language").empty())
+        note("the payload carries free text but the envelope has no language");
+    } else if (check == "R-ENV-3") {
+      static constexpr std::array<std::string_view, 4> answers = {
+          "dispute.acceptance", "dispute.response", "negotiation.offer-response",
+          "outcome.confirmation"};
+      if (std::find(answers.begin(), answers.end(), type) != answers.end() &&
+          str(msg, "inReplyTo").empty())
+        note(type + " is an answer but has no inReplyTo");
+    } else if (check == "R-TXT-1") {
+      std::string pointer;
+      if (find_control(msg, pointer))
+        note("a control character in the string at '" + pointer + "'");
+    }
+  }
+
   const run_options& o_;
   const suite_def& suite_;
   const schemas::schema_set& set_;
@@ -518,6 +629,7 @@ class case_runner {
   const item* item_ = nullptr;
   std::string sent_, sent_id_, prev_receipt_;
   long long last_ms_ = 0;
+  adapters::registry adapters_;
 };
 
 }  // namespace
@@ -538,14 +650,26 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
   run_result r;
   r.suite = suite.id;
   r.suite_version = suite.version;
-  r.spec_version = suite.spec_version;
+  r.spec_version = std::string(set->model().spec_version());  // the schema set actually used
   r.target = opts.target;
   r.claimed = opts.claimed;
   const auto bound = opts.time_bound.value_or(suite.time_bound);
   r.time_bound_ms = bound.count();
   r.started_at = now_text();
   const auto seeds = invalid_seeds();
-  case_runner runner(opts, suite, *set, rcv.get(), bound);
+  std::vector<std::filesystem::path> samples;
+  if (suite.target_kind == "directory") {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(opts.target, ec))
+      throw std::runtime_error("suite " + suite.id + " needs a directory as --target; " +
+                               opts.target + " is not one");
+    for (const auto& e : std::filesystem::directory_iterator(opts.target, ec))
+      if (e.is_regular_file() &&
+          (e.path().extension() == ".json" || e.path().extension() == ".xml"))
+        samples.push_back(e.path());
+    std::sort(samples.begin(), samples.end());
+  }
+  case_runner runner(opts, suite, set, rcv.get(), bound);
   std::vector<const case_def*> todo;
   for (const auto& c : suite.cases)
     if (opts.only_cases.empty() ||
@@ -558,14 +682,16 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
     const auto t0 = steady::now();
     std::vector<item> items;
     if (c->for_each == "claimed-type") {
-      for (const auto& t : opts.claimed.message_types) items.push_back({t, t, nullptr});
+      for (const auto& t : opts.claimed.message_types) items.push_back({t, t, nullptr, {}});
     } else if (c->for_each == "invalid-seed") {
       for (const auto& s : seeds)
         if (std::find(opts.claimed.message_types.begin(), opts.claimed.message_types.end(),
                       s.message_type) != opts.claimed.message_types.end())
-          items.push_back({s.file, s.message_type, &s});
+          items.push_back({s.file, s.message_type, &s, {}});
+    } else if (c->for_each == "sample-file") {
+      for (const auto& f : samples) items.push_back({f.filename().string(), "", nullptr, f});
     } else {
-      items.push_back({"", "", nullptr});
+      items.push_back({"", "", nullptr, {}});
     }
     if (c->requires_claim == "sendsResults" && !opts.claimed.sends_results) {
       cr.status = case_status::not_applicable;
@@ -575,7 +701,9 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
       cr.reason = "the target claims sendsResults but no --results-listen receiver was given";
     } else if (items.empty()) {
       cr.status = case_status::not_applicable;
-      cr.reason = "no seed message for the claimed message types";
+      cr.reason = suite.target_kind == "directory"
+                      ? "no *.json or *.xml file in the directory"
+                      : "no seed message for the claimed message types";
     } else {
       rapidjson::Document steps;
       parse(c->steps_json, steps);  // written by parse_suite: it parses

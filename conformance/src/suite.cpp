@@ -79,6 +79,7 @@ suite_def parse_suite(std::string_view json) {
   s.spec_version = str(d, "specVersion");
   s.title = str(d, "title");
   s.description = str(d, "description");
+  if (auto k = str(d, "targetKind"); !k.empty()) s.target_kind = k;
   if (auto it = d.FindMember("timeBoundMs"); it != d.MemberEnd())
     s.time_bound = std::chrono::milliseconds(it->value.GetInt());
   for (const auto& c : d["cases"].GetArray()) {

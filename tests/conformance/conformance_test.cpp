@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -365,6 +367,64 @@ TEST(ConformanceCli, AnUnreachableTargetFailsEveryCaseWithExitOne) {
   EXPECT_EQ(rep["summary"]["failed"].GetUint(), 5u);  // the two result cases: not applicable
 }
 
+// The offline messages suite: a directory of samples; each broken file fails exactly its rule.
+TEST(MessagesSuite, ValidExamplesPassAndEachBrokenFileFailsItsRule) {
+  temp_dir d("conf-messages");
+  const fs::path samples = d.path / "samples";
+  fs::create_directories(samples);
+  const fs::path valid = fs::path(ODRGW_SOURCE_DIR) / "schemas/v1/examples/valid";
+  for (const auto& e : fs::directory_iterator(valid))
+    fs::copy_file(e.path(), samples / e.path().filename());
+  const std::string run = "conformance run --suite messages --target " + samples.string() +
+                          " --report-dir " + (d.path / "report").string();
+  const auto good = odrgw(run);
+  ASSERT_EQ(good.status, 0) << good.out;
+  EXPECT_EQ(parse(slurp(d.path / "report/report.json"))["summary"]["passed"].GetUint(), 4u);
+
+  auto write = [&](const std::string& name, const std::string& from,
+                   const std::function<void(rapidjson::Document&)>& change) {
+    auto doc = parse(slurp(valid / from));
+    change(doc);
+    std::ofstream(samples / name) << schemas::to_json_string(doc);
+  };
+  write("x-no-language.json", "dispute.application.json",
+        [](rapidjson::Document& m) { m.RemoveMember("language"); });
+  write("x-no-reply.json", "dispute.acceptance.json",
+        [](rapidjson::Document& m) { m.RemoveMember("inReplyTo"); });
+  write("x-control.json", "dispute.application.json", [](rapidjson::Document& m) {
+    m["payload"]["description"].SetString("a bell \x07 rings", m.GetAllocator());
+  });
+  fs::copy_file(fs::path(ODRGW_SOURCE_DIR) /
+                    "schemas/v1/examples/invalid/dispute.application--bad-currency.json",
+                samples / "x-invalid.json");
+  const auto bad = odrgw(run);
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  const auto r = parse(slurp(d.path / "report/report.json"));
+  std::map<std::string, std::vector<std::string>> failures;
+  for (const auto& c : r["cases"].GetArray())
+    for (const auto& f : c["failures"].GetArray())
+      failures[c["id"].GetString()].push_back(f.GetString());
+  const std::map<std::string, std::string> expected = {
+      {"messages.schema-valid", "x-invalid.json: invalid at '/payload/price/currency' (enum)"},
+      {"messages.language-for-free-text", "x-no-language.json: the payload carries free text"},
+      {"messages.in-reply-to", "x-no-reply.json: dispute.acceptance is an answer"},
+      {"messages.no-control-characters",
+       "x-control.json: a control character in the string at '/payload/description'"}};
+  ASSERT_EQ(failures.size(), expected.size()) << slurp(d.path / "report/report.json");
+  for (const auto& [id, text] : expected) {
+    ASSERT_EQ(failures[id].size(), 1u) << id;
+    EXPECT_TRUE(failures[id][0].starts_with(text)) << failures[id][0];
+  }
+  EXPECT_EQ(read_junit(d.path / "report/junit.xml").failed_names,
+            (std::set<std::string>{"messages.schema-valid", "messages.language-for-free-text",
+                                   "messages.in-reply-to", "messages.no-control-characters"}));
+  EXPECT_EQ(
+      odrgw("conformance run --suite messages --target " + (samples / "x-control.json").string() +
+            " --report-dir " + (d.path / "report").string())
+          .status,
+      2);  // not a directory
+}
+
 // ---- in-process: suite format, claims, canonical form, escaping ---------------------------
 
 TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
@@ -373,6 +433,7 @@ TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
   for (const auto& id : ids) EXPECT_NO_THROW(conformance::load_suite(id)) << id;
   const auto s = conformance::load_suite("provider");
   EXPECT_EQ(s.cases.size(), all_cases.size());
+  EXPECT_EQ(conformance::load_suite("messages").target_kind, "directory");
   const std::string base =
       R"({"suite": "x", "version": "1.0.0", "specVersion": "1.0", "title": "t", "cases": [)";
   const std::string good_case =

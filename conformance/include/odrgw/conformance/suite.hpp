@@ -21,13 +21,14 @@ namespace odrgw::conformance {
 
 struct case_def {
   std::string id, title, requirement, severity;  // severity: mandatory | recommended
-  std::string for_each;                          // "", claimed-type, invalid-seed
+  std::string for_each;                          // "", claimed-type, invalid-seed, sample-file
   std::string requires_claim;                    // "", sendsResults
   std::string steps_json;                        // the case's steps, as written in the suite
 };
 
 struct suite_def {
   std::string id, version, spec_version, title, description;
+  std::string target_kind = "http";  // http: --target is a URL; directory: a folder of messages
   std::chrono::milliseconds time_bound{2000};
   std::vector<case_def> cases;
 };
@@ -52,7 +53,7 @@ struct claims {
 claims parse_claims(std::string_view text);
 
 struct run_options {
-  std::string target;  // the endpoint URL messages are POSTed to
+  std::string target;  // the endpoint URL messages are POSTed to (or the directory of samples)
   std::string token;   // bearer token for the target; empty: none
   claims claimed;
   std::vector<std::string> only_cases;                  // --case; empty: all
@@ -96,7 +97,8 @@ struct run_result {
 };
 
 // Plays the suite against opts.target. Never throws for target failures: they are case failures.
-// Throws std::runtime_error for setup errors (a receiver that cannot bind, an unknown --case).
+// Throws std::runtime_error for setup errors (a receiver that cannot bind, an unknown --case, a
+// directory target that is not a directory).
 run_result run_suite(const suite_def& suite, const run_options& opts,
                      std::shared_ptr<const schemas::schema_set> set);
 
