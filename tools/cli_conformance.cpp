@@ -62,6 +62,11 @@ int run_run(const conformance_args& a, const global_options& g) {
     std::cerr << "odrgw conformance run: " << e.what() << "\n";
     return exit_usage;
   }
+  if (!a.sign_key.empty() && !a.cases.empty()) {
+    // A certificate speaks for the whole suite, never for a chosen subset of it.
+    std::cerr << "odrgw conformance run: --sign-key needs the whole suite (no --case)\n";
+    return exit_usage;
+  }
   o.target = a.target;
   o.token = a.token;
   if (!a.token_file.empty()) {

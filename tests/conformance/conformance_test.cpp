@@ -349,6 +349,10 @@ TEST(ConformanceCli, ListsSuitesAndCasesAndRefusesBadUsage) {
   const std::string common = " --target http://127.0.0.1:9/ --report-dir " + d.path.string();
   EXPECT_EQ(odrgw("conformance run --suite nope" + common).status, 2);
   EXPECT_EQ(odrgw("conformance run --suite provider --case provider.nope" + common).status, 2);
+  EXPECT_EQ(odrgw("conformance run --suite provider --case provider.deduplicates --sign-key k.pem" +
+                  common)
+                .status,
+            2);  // a certificate covers the whole suite
   std::ofstream(d.path / "claims.yaml") << "messageTypes: [dispute.application]\nflavour: x\n";
   const auto bad = odrgw("conformance run --suite provider --claims " +
                          (d.path / "claims.yaml").string() + common);
