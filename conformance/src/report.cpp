@@ -23,6 +23,53 @@ std::string seconds(long long ms) {
   return b;
 }
 
+// Targets answer with any bytes. Reports keep them readable and well-formed: valid UTF-8 as is,
+// except C0 controls other than TAB, LF, CR and U+FFFE/U+FFFF (not allowed in XML 1.0); those and
+// bytes that are not UTF-8 become \\xNN.
+std::string safe_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char c) {
+    static constexpr char digits[] = "0123456789abcdef";
+    out += "\\x";
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+        escape(c);
+      else
+        out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    std::size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
+    char32_t cp = n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+    bool ok = n != 0 && i + n <= s.size();
+    for (std::size_t k = 1; ok && k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates, beyond U+10FFFF, and the XML non-characters.
+    ok = ok && !(n == 3 && cp < 0x800) && !(n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
+         !(cp >= 0xD800 && cp <= 0xDFFF) && cp != 0xFFFE && cp != 0xFFFF;
+    if (!ok) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 struct requirement_row {
   std::vector<const case_result*> cases;
   std::string status = "passed";  // passed | failed | not-tested
@@ -53,7 +100,8 @@ std::vector<std::pair<std::string, requirement_row>> by_requirement(const run_re
 std::string json_report(const run_result& r) {
   rapidjson::Document d(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
-  auto s = [&](const std::string& v) {
+  auto s = [&](const std::string& raw) {
+    const std::string v = safe_text(raw);
     return Value(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a);
   };
   d.AddMember("suite", s(r.suite), a);
@@ -121,9 +169,10 @@ std::string junit_report(const run_result& r) {
   if (!buf) throw std::runtime_error("out of memory");
   xmlTextWriterPtr w = xmlNewTextWriterMemory(buf.get(), 0);
   if (!w) throw std::runtime_error("out of memory");
-  auto x = [](const std::string& v) { return reinterpret_cast<const xmlChar*>(v.c_str()); };
   auto attr = [&](const char* name, const std::string& v) {
-    xmlTextWriterWriteAttribute(w, reinterpret_cast<const xmlChar*>(name), x(v));
+    const std::string safe = safe_text(v);
+    xmlTextWriterWriteAttribute(w, reinterpret_cast<const xmlChar*>(name),
+                                reinterpret_cast<const xmlChar*>(safe.c_str()));
   };
   auto start = [&](const char* name) {
     xmlTextWriterStartElement(w, reinterpret_cast<const xmlChar*>(name));
@@ -174,7 +223,8 @@ std::string junit_report(const run_result& r) {
       for (const auto& e : c.exchanges)
         text += "--- " + e.step + " (" + std::to_string(e.elapsed_ms) + " ms)\n" + e.request +
                 "\n<<< " + std::to_string(e.status) + "\n" + e.response + "\n";
-      xmlTextWriterWriteString(w, x(text));
+      text = safe_text(text);
+      xmlTextWriterWriteString(w, reinterpret_cast<const xmlChar*>(text.c_str()));
       xmlTextWriterEndElement(w);
     } else if (c.status != case_status::passed) {
       start("skipped");
@@ -215,7 +265,7 @@ std::string html_escape(std::string_view s) {
 }
 
 std::string html_report(const run_result& r) {
-  const auto e = [](const std::string& s) { return html_escape(s); };
+  const auto e = [](const std::string& s) { return html_escape(safe_text(s)); };
   const bool ok = r.mandatory_passed();
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>odrgw "

@@ -143,9 +143,12 @@ class receiver {
       r.body = req.body();
       r.message_id = id;
       r.in_reply_to = str(d, "inReplyTo");
-      receipts_[id] = "{\"receiptId\":\"" + new_uuid() + "\",\"messageId\":\"" +
-                      schemas::to_json_string(d["messageId"]).substr(1) + ",\"receivedAt\":\"" +
-                      now_text() + "\"}\n";
+      rapidjson::Document receipt(rapidjson::kObjectType);
+      auto& a = receipt.GetAllocator();
+      receipt.AddMember("receiptId", Value(new_uuid().c_str(), a), a);
+      receipt.AddMember("messageId", Value(id.c_str(), a), a);
+      receipt.AddMember("receivedAt", Value(now_text().c_str(), a), a);
+      receipts_[id] = schemas::to_json_string(receipt) + "\n";
     } else {
       res.result(http::status::ok);  // R-ENV-1: a repeat gets the first receipt again
     }

@@ -471,6 +471,38 @@ TEST(ConformanceSuite, ClaimsReadAsYamlOrJson) {
   EXPECT_THROW(conformance::parse_claims("[1, 2]"), std::runtime_error);
 }
 
+TEST(ConformanceSuite, ReportsEscapeWhatTheTargetSent) {
+  // A hostile target answers with markup: the HTML shows it as text, the JUnit stays well-formed.
+  conformance::run_result r;
+  r.suite = "provider";
+  r.target = "http://x/<b>";
+  conformance::case_result c;
+  c.def.id = "provider.accepts-valid";
+  c.def.requirement = "ODR-SI 6.2.2";
+  c.def.severity = "mandatory";
+  c.status = conformance::case_status::failed;
+  c.failures = {"status 500 <script>alert(1)</script>"};
+  c.exchanges.push_back(
+      {"send", "POST http://x/\"'&", 500, "<img src=x onerror=alert(2)>]]>\x01", 3});
+  r.cases.push_back(c);
+  const std::string html = conformance::html_report(r);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("http://x/&lt;b&gt;"), std::string::npos);
+  temp_dir d("conf-escape");
+  std::ofstream(d.path / "junit.xml") << conformance::junit_report(r);
+  const auto j = read_junit(d.path / "junit.xml");
+  EXPECT_EQ(j.failures, 1);
+  EXPECT_EQ(j.failed_names, std::set<std::string>{"provider.accepts-valid"});
+  EXPECT_NE(slurp(d.path / "junit.xml").find("]]&gt;\\x01"), std::string::npos);
+  // Bytes that are not UTF-8 would make the JSON report unreadable.
+  r.cases[0].exchanges[0].response = "caf\xc3\xa9 \xff\xfe";
+  const auto json = parse(conformance::json_report(r));
+  EXPECT_FALSE(json["summary"]["mandatoryPassed"].GetBool());
+  EXPECT_STREQ(json["cases"][0]["exchanges"][0]["response"].GetString(), "caf\xc3\xa9 \\xff\\xfe");
+}
+
 TEST(ConformanceSuite, CanonicalJsonSortsMembersAndDropsWhitespace) {
   const auto d = parse(R"({ "b": [1, {"z": true, "a": null}], "a": "x\n\"y" })");
   EXPECT_EQ(conformance::canonical_json(d), R"({"a":"x\n\"y","b":[1,{"a":null,"z":true}]})");
