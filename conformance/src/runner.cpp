@@ -350,6 +350,17 @@ class case_runner {
       if (auto m = d.FindMember("recipient"); m != d.MemberEnd()) d.RemoveMember(m);
       d.AddMember("recipient", rcp, a);
     }
+    if (str(spec, "encoding") == "xml") {
+      const adapters::adapter* x = adapters_.find("canonical-xml");
+      std::string xml;
+      schemas::report r;
+      if (!x || !x->from_canonical(d, xml, r)) {
+        why = "the " + type + " seed does not translate to XML";
+        return {};
+      }
+      content_type_ = "application/xml";
+      return xml;
+    }
     return schemas::to_json_string(d);
   }
 
@@ -360,7 +371,8 @@ class case_runner {
     co.timeout = o_.request_timeout;
     co.ca_file = o_.ca_file;
     const auto t0 = steady::now();
-    auto ans = gateway::http_post(o_.target, body, "application/json", headers, co);
+    auto ans = gateway::http_post(o_.target, body, content_type_, headers, co);
+    content_type_ = "application/json";
     last_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
     out.exchanges.push_back({label, "POST " + o_.target + "\n" + excerpt(body), ans.status,
                              ans.status ? excerpt(ans.body) : "(no answer: " + ans.error + ")",
@@ -632,6 +644,7 @@ class case_runner {
   const item* item_ = nullptr;
   std::string sent_, sent_id_, prev_receipt_;
   long long last_ms_ = 0;
+  std::string content_type_ = "application/json";  // of the next post
   adapters::registry adapters_;
 };
 

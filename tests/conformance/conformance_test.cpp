@@ -175,26 +175,31 @@ class Conformance : public ::testing::Test {
   std::optional<gateway_process> mock;
 };
 
-const std::set<std::string> all_cases = {"provider.accepts-valid",     "provider.rejects-invalid",
-                                         "provider.rejects-malformed", "provider.deduplicates",
-                                         "provider.time-bound",        "provider.results-valid",
-                                         "provider.results-once"};
+const std::set<std::string> all_cases = {"provider.accepts-valid",   "provider.accepts-xml",
+                                         "provider.rejects-invalid", "provider.rejects-malformed",
+                                         "provider.deduplicates",    "provider.time-bound",
+                                         "provider.results-valid",   "provider.results-once"};
 
 TEST_F(Conformance, ConformingProviderPassesEveryMandatoryCase) {
   start_mock("conforming");
   const auto run = run_suite();
   ASSERT_EQ(run.status, 0) << run.out;
-  EXPECT_NE(run.out.find("[7/7] provider.results-once"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("[8/8] provider.results-once"), std::string::npos) << run.out;
   const auto r = report();
-  EXPECT_EQ(r["summary"]["passed"].GetUint(), 7u) << slurp(report_dir() / "report.json");
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u) << slurp(report_dir() / "report.json");
   EXPECT_TRUE(r["summary"]["mandatoryPassed"].GetBool());
   std::set<std::string> ids;
   for (const auto& c : r["cases"].GetArray()) ids.insert(c["id"].GetString());
   EXPECT_EQ(ids, all_cases);
   // Every claimed type was sent, and the invalid seeds of the claimed types too.
   for (const auto& c : r["cases"].GetArray()) {
-    if (std::string_view(c["id"].GetString()) == "provider.accepts-valid") {
+    if (std::string_view(c["id"].GetString()) == "provider.accepts-valid" ||
+        std::string_view(c["id"].GetString()) == "provider.accepts-xml") {
       EXPECT_EQ(c["exchanges"].Size(), 3u);
+      const std::string sent = c["exchanges"][0]["request"].GetString();
+      EXPECT_EQ(sent.find("<message") != std::string::npos,
+                std::string_view(c["id"].GetString()) == "provider.accepts-xml")
+          << sent;
     } else if (std::string_view(c["id"].GetString()) == "provider.rejects-invalid") {
       EXPECT_GT(c["exchanges"].Size(), 20u);
     }
@@ -214,7 +219,7 @@ TEST_F(Conformance, ResultCasesAreNotApplicableWithoutTheClaim) {
   const auto run = run_suite("", false);
   ASSERT_EQ(run.status, 0) << run.out;
   const auto r = report();
-  EXPECT_EQ(r["summary"]["passed"].GetUint(), 5u);
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
   EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 2u);
   expect_junit_matches_json();
 }
@@ -303,7 +308,7 @@ TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
   EXPECT_STREQ(c["specVersion"].GetString(), "1.0");
   EXPECT_EQ(std::string(c["target"].GetString()), target());
   EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
-  EXPECT_EQ(c["requirements"].Size(), 4u);  // ODR-SI 6.2.2, 5.2, 6.2.3 and R-ENV-1
+  EXPECT_EQ(c["requirements"].Size(), 5u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 6.2.3 and R-ENV-1
   for (const auto& req : c["requirements"].GetArray())
     EXPECT_STREQ(req["status"].GetString(), "passed");
   EXPECT_STREQ(c["signature"]["algorithm"].GetString(), "Ed25519");
@@ -368,7 +373,7 @@ TEST(ConformanceCli, AnUnreachableTargetFailsEveryCaseWithExitOne) {
       std::to_string(free_port()) + "/odr --report-dir " + d.path.string());
   EXPECT_EQ(r.status, 1) << r.out;
   const auto rep = parse(slurp(d.path / "report.json"));
-  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 5u);  // the two result cases: not applicable
+  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // the two result cases: not applicable
 }
 
 // The offline messages suite: a directory of samples; each broken file fails exactly its rule.
@@ -501,6 +506,25 @@ TEST(ConformanceSuite, ReportsEscapeWhatTheTargetSent) {
   const auto json = parse(conformance::json_report(r));
   EXPECT_FALSE(json["summary"]["mandatoryPassed"].GetBool());
   EXPECT_STREQ(json["cases"][0]["exchanges"][0]["response"].GetString(), "caf\xc3\xa9 \\xff\\xfe");
+}
+
+TEST(ConformanceSuite, OnlyMandatoryCasesDecideTheVerdict) {
+  conformance::run_result r;
+  conformance::case_result c;
+  c.def.severity = "recommended";
+  c.status = conformance::case_status::failed;
+  r.cases.push_back(c);
+  c.def.severity = "mandatory";
+  c.status = conformance::case_status::not_applicable;
+  r.cases.push_back(c);
+  EXPECT_TRUE(r.mandatory_passed());
+  c.status = conformance::case_status::skipped;  // could not be checked: not passed
+  r.cases.push_back(c);
+  EXPECT_FALSE(r.mandatory_passed());
+  r.cases.back().status = conformance::case_status::passed;
+  EXPECT_TRUE(r.mandatory_passed());
+  r.cases.back().status = conformance::case_status::failed;
+  EXPECT_FALSE(r.mandatory_passed());
 }
 
 TEST(ConformanceSuite, CanonicalJsonSortsMembersAndDropsWhitespace) {
