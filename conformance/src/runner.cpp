@@ -112,9 +112,14 @@ class receiver {
     }
     return out;
   }
-  std::size_t total() {
+  // What the receiver got that is not for the message awaited, for the report.
+  std::string others() {
     std::lock_guard lock(mu_);
-    return order_.size();
+    std::string s = std::to_string(order_.size()) + " results in reply to other messages";
+    if (unreadable_)
+      s += ", " + std::to_string(unreadable_) +
+           " posts that are not a JSON message (last: " + last_unreadable_ + ")";
+    return s;
   }
 
  private:
@@ -126,6 +131,11 @@ class receiver {
     rapidjson::Document d;
     if (req.method() != http::verb::post || !parse(req.body(), d) || !d.IsObject() ||
         str(d, "messageId").empty()) {
+      {
+        std::lock_guard lock(mu_);
+        ++unreadable_;
+        last_unreadable_ = excerpt(req.body());
+      }
       res.result(http::status::bad_request);
       res.set(http::field::content_type, "application/problem+json");
       res.body() =
@@ -194,6 +204,8 @@ class receiver {
   std::map<std::string, received_result> results_;
   std::map<std::string, std::string> receipts_;
   std::vector<std::string> order_;
+  std::size_t unreadable_ = 0;
+  std::string last_unreadable_;
 };
 
 // ---- seeds -----------------------------------------------------------------------------------
@@ -554,11 +566,7 @@ class case_runner {
     for (const auto& g : got) seen += excerpt(g.body) + "\n";
     out.exchanges.push_back(
         {"wait-results", "results in reply to " + sent_id_ + " at " + rcv_->where(),
-         static_cast<int>(got.size()),
-         seen.empty()
-             ? "(none; " + std::to_string(rcv_->total()) + " results in reply to other messages)"
-             : seen,
-         ms});
+         static_cast<int>(got.size()), seen.empty() ? "(none; " + rcv_->others() + ")" : seen, ms});
     if (static_cast<int>(got.size()) < min_count)
       return fail(out, std::to_string(got.size()) + " results in reply to " + sent_id_ +
                            " within " + std::to_string(timeout.count()) +
