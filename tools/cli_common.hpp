@@ -36,6 +36,7 @@ command add_schemas(CLI::App& root, const global_options& g);
 command add_adapters(CLI::App& root, const global_options& g);
 command add_mock_provider(CLI::App& root, const global_options& g);
 command add_callback(CLI::App& root, const global_options& g);
+command add_conformance(CLI::App& root, const global_options& g);
 command add_serve(CLI::App& root, const global_options& g);
 command add_audit(CLI::App& root, const global_options& g);
 

@@ -1,0 +1,538 @@
+// The conformance runner as CI runs it: `odrgw conformance run` against a real
+// `odrgw mock-provider` process in each mode, its reports read back (JUnit with libxml2), and
+// certificates signed, verified and tampered with (keys made with the openssl command).
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+
+#include <odrgw/conformance/certificate.hpp>
+#include <odrgw/conformance/report.hpp>
+#include <odrgw/conformance/suite.hpp>
+#include <odrgw/schemas/json.hpp>
+
+#include "../gateway/gateway_process.hpp"
+
+namespace odrgw::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct cli_result {
+  int status = -1;
+  std::string out;  // stdout and stderr
+};
+
+cli_result run_shell(const std::string& cmd) {
+  cli_result r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+cli_result odrgw(const std::string& args) { return run_shell(std::string(ODRGW_CLI) + " " + args); }
+
+rapidjson::Document parse(const std::string& s) {
+  rapidjson::Document d;
+  schemas::json_error err;
+  EXPECT_TRUE(schemas::parse_json(s, d, {}, err)) << err.message << "\n" << s;
+  return d;
+}
+
+// A port that was free a moment ago: the mock must know the receiver's address before the
+// runner (which binds it) starts.
+unsigned short free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+struct junit_counts {
+  int tests = -1, failures = -1, skipped = -1, testcases = 0, failure_elements = 0;
+  std::set<std::string> failed_names;
+};
+
+// Parses junit.xml with libxml2 (it must be well-formed) and counts what it says.
+junit_counts read_junit(const fs::path& p) {
+  junit_counts c;
+  const std::string text = slurp(p);
+  xmlDocPtr doc = xmlReadMemory(text.data(), static_cast<int>(text.size()), "junit.xml", nullptr,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+  if (doc == nullptr) {
+    ADD_FAILURE() << "junit.xml is not well-formed:\n" << text;
+    return c;
+  }
+  auto attr = [](xmlNodePtr n, const char* name) {
+    xmlChar* v = xmlGetProp(n, reinterpret_cast<const xmlChar*>(name));
+    std::string s = v ? reinterpret_cast<const char*>(v) : "";
+    xmlFree(v);
+    return s;
+  };
+  xmlNodePtr root = xmlDocGetRootElement(doc);
+  EXPECT_STREQ(reinterpret_cast<const char*>(root->name), "testsuites");
+  for (xmlNodePtr s = root->children; s; s = s->next) {
+    if (s->type != XML_ELEMENT_NODE) continue;
+    EXPECT_STREQ(reinterpret_cast<const char*>(s->name), "testsuite");
+    c.tests = std::stoi(attr(s, "tests"));
+    c.failures = std::stoi(attr(s, "failures"));
+    c.skipped = std::stoi(attr(s, "skipped"));
+    for (xmlNodePtr t = s->children; t; t = t->next) {
+      if (t->type != XML_ELEMENT_NODE ||
+          std::string_view("testcase") != reinterpret_cast<const char*>(t->name))
+        continue;
+      ++c.testcases;
+      for (xmlNodePtr f = t->children; f; f = f->next)
+        if (f->type == XML_ELEMENT_NODE &&
+            std::string_view("failure") == reinterpret_cast<const char*>(f->name)) {
+          ++c.failure_elements;
+          const std::string name = attr(t, "name");
+          c.failed_names.insert(name.substr(0, name.find(' ')));
+        }
+    }
+  }
+  xmlFreeDoc(doc);
+  return c;
+}
+
+class Conformance : public ::testing::Test {
+ protected:
+  void start_mock(const std::string& mode, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"mock-provider",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--gateway",
+                                     "http://" + receiver_,
+                                     "--token",
+                                     "k-provider-0123456789",
+                                     "--delay-ms",
+                                     "20",
+                                     "--mode",
+                                     mode};
+    args.insert(args.end(), extra.begin(), extra.end());
+    mock.emplace(args, dir.path / "mock.log");
+  }
+
+  std::string target() const {
+    return "http://127.0.0.1:" + std::to_string(mock->port()) + "/odr/messages";
+  }
+
+  // Runs the provider suite against the mock; `extra` are more options.
+  cli_result run_suite(const std::string& extra = "", bool results = true) {
+    std::ofstream(dir.path / "claims.yaml")
+        << "messageTypes: [dispute.application, dispute.appeal, escalation.request]\n"
+        << "procedures: [negotiation, mediation]\n"
+        << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n";
+    return odrgw("conformance run --suite provider --target " + target() + " --claims " +
+                 (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string() +
+                 (results ? " --results-listen " + receiver_ : "") + " " + extra);
+  }
+
+  fs::path report_dir() const { return dir.path / "report"; }
+
+  rapidjson::Document report() { return parse(slurp(report_dir() / "report.json")); }
+
+  std::set<std::string> failed_cases(const rapidjson::Document& r) {
+    std::set<std::string> out;
+    for (const auto& c : r["cases"].GetArray())
+      if (std::string_view(c["status"].GetString()) == "failed") out.insert(c["id"].GetString());
+    return out;
+  }
+
+  // The JUnit file is well-formed and says what the JSON report says.
+  void expect_junit_matches_json() {
+    const auto r = report();
+    const auto j = read_junit(report_dir() / "junit.xml");
+    const auto& s = r["summary"];
+    EXPECT_EQ(j.tests, static_cast<int>(s["cases"].GetUint()));
+    EXPECT_EQ(j.testcases, static_cast<int>(s["cases"].GetUint()));
+    EXPECT_EQ(j.failures, static_cast<int>(s["failed"].GetUint()));
+    EXPECT_EQ(j.failure_elements, static_cast<int>(s["failed"].GetUint()));
+    EXPECT_EQ(j.skipped, static_cast<int>(s["skipped"].GetUint() + s["notApplicable"].GetUint()));
+    EXPECT_EQ(j.failed_names, failed_cases(r));
+  }
+
+  static std::string test_name() {
+    std::string n = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(n.begin(), n.end(), '/', '-');  // parameterised names hold a slash
+    return n;
+  }
+  temp_dir dir{"conf-" + test_name()};
+  std::string receiver_ = "127.0.0.1:" + std::to_string(free_port());
+  std::optional<gateway_process> mock;
+};
+
+const std::set<std::string> all_cases = {"provider.accepts-valid",   "provider.accepts-xml",
+                                         "provider.rejects-invalid", "provider.rejects-malformed",
+                                         "provider.deduplicates",    "provider.time-bound",
+                                         "provider.results-valid",   "provider.results-once"};
+
+TEST_F(Conformance, ConformingProviderPassesEveryMandatoryCase) {
+  start_mock("conforming");
+  const auto run = run_suite();
+  ASSERT_EQ(run.status, 0) << run.out;
+  EXPECT_NE(run.out.find("[8/8] provider.results-once"), std::string::npos) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u) << slurp(report_dir() / "report.json");
+  EXPECT_TRUE(r["summary"]["mandatoryPassed"].GetBool());
+  std::set<std::string> ids;
+  for (const auto& c : r["cases"].GetArray()) ids.insert(c["id"].GetString());
+  EXPECT_EQ(ids, all_cases);
+  // Every claimed type was sent, and the invalid seeds of the claimed types too.
+  for (const auto& c : r["cases"].GetArray()) {
+    if (std::string_view(c["id"].GetString()) == "provider.accepts-valid" ||
+        std::string_view(c["id"].GetString()) == "provider.accepts-xml") {
+      EXPECT_EQ(c["exchanges"].Size(), 3u);
+      const std::string sent = c["exchanges"][0]["request"].GetString();
+      EXPECT_EQ(sent.find("<message") != std::string::npos,
+                std::string_view(c["id"].GetString()) == "provider.accepts-xml")
+          << sent;
+    } else if (std::string_view(c["id"].GetString()) == "provider.rejects-invalid") {
+      EXPECT_GT(c["exchanges"].Size(), 20u);
+    }
+  }
+  expect_junit_matches_json();
+  const std::string html = slurp(report_dir() / "report.html");
+  EXPECT_NE(html.find("Every mandatory case passed."), std::string::npos);
+  EXPECT_NE(html.find("<td>ODR-SI 6.2.3</td>"), std::string::npos);
+  // Self-contained: no scripts, nothing loaded from elsewhere.
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  EXPECT_EQ(html.find("href=\"http"), std::string::npos);
+}
+
+TEST_F(Conformance, ResultCasesAreNotApplicableWithoutTheClaim) {
+  start_mock("conforming");
+  const auto run = run_suite("", false);
+  ASSERT_EQ(run.status, 0) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 2u);
+  expect_junit_matches_json();
+}
+
+TEST_F(Conformance, ClaimedResultsWithoutAReceiverDoNotPass) {
+  start_mock("conforming");
+  std::ofstream(dir.path / "claims.json")
+      << R"({"messageTypes": ["dispute.application"], "sendsResults": true})";
+  const auto run =
+      odrgw("conformance run --suite provider --target " + target() + " --claims " +
+            (dir.path / "claims.json").string() + " --report-dir " + report_dir().string());
+  EXPECT_EQ(run.status, 1) << run.out;
+  EXPECT_EQ(report()["summary"]["skipped"].GetUint(), 2u);
+}
+
+struct broken_mode {
+  std::string mode;
+  std::vector<std::string> mock_args;
+  std::string run_args;
+  std::set<std::string> failing;
+};
+
+void PrintTo(const broken_mode& m, std::ostream* os) { *os << m.mode; }
+
+class BrokenProvider : public Conformance, public ::testing::WithParamInterface<broken_mode> {};
+
+TEST_P(BrokenProvider, TheRightCasesFailAndTheRunExitsOne) {
+  const auto& p = GetParam();
+  start_mock(p.mode, p.mock_args);
+  const auto run = run_suite(p.run_args);
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  EXPECT_EQ(failed_cases(r), p.failing) << slurp(report_dir() / "report.json");
+  EXPECT_FALSE(r["summary"]["mandatoryPassed"].GetBool());
+  expect_junit_matches_json();
+  // The HTML names each failure with its exchange.
+  const std::string html = slurp(report_dir() / "report.html");
+  EXPECT_NE(html.find("At least one mandatory case did not pass."), std::string::npos);
+  for (const auto& id : p.failing) EXPECT_NE(html.find("id=\"" + id + "\""), std::string::npos);
+  EXPECT_NE(html.find("<details><summary>"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Modes, BrokenProvider,
+    ::testing::Values(
+        broken_mode{"reject-all", {}, "", all_cases},
+        broken_mode{"flaky", {"--fail-rate", "1"}, "", all_cases},
+        broken_mode{"duplicate-results", {}, "", {"provider.results-once"}},
+        broken_mode{"invalid-results", {}, "", {"provider.results-valid"}},
+        // Only two cases: every answer takes --slow-ms.
+        broken_mode{"slow",
+                    {"--slow-ms", "600"},
+                    "--case provider.time-bound --case provider.deduplicates --time-bound-ms 250",
+                    {"provider.time-bound"}}),
+    [](const auto& p) {
+      std::string n = p.param.mode;
+      std::erase(n, '-');
+      return n;
+    });
+
+class Certificate : public Conformance {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(run_shell("openssl genpkey -algorithm ed25519 -out " + key("key.pem")).status, 0);
+    ASSERT_EQ(
+        run_shell("openssl pkey -in " + key("key.pem") + " -pubout -out " + key("pub.pem")).status,
+        0);
+    ASSERT_EQ(run_shell("openssl genpkey -algorithm ed25519 -out " + key("other.pem")).status, 0);
+    ASSERT_EQ(
+        run_shell("openssl pkey -in " + key("other.pem") + " -pubout -out " + key("other.pub"))
+            .status,
+        0);
+  }
+  std::string key(const std::string& name) const { return (dir.path / name).string(); }
+  std::string cert() const { return (report_dir() / "certificate.json").string(); }
+};
+
+TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
+  start_mock("conforming");
+  const auto run = run_suite("--sign-key " + key("key.pem"));
+  ASSERT_EQ(run.status, 0) << run.out;
+  const std::string original = slurp(cert());
+  const auto c = parse(original);
+  EXPECT_STREQ(c["suite"]["id"].GetString(), "provider");
+  EXPECT_STREQ(c["suite"]["version"].GetString(), "1.0.0");
+  EXPECT_STREQ(c["specVersion"].GetString(), "1.0");
+  EXPECT_EQ(std::string(c["target"].GetString()), target());
+  EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
+  EXPECT_EQ(c["requirements"].Size(), 5u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 6.2.3 and R-ENV-1
+  for (const auto& req : c["requirements"].GetArray())
+    EXPECT_STREQ(req["status"].GetString(), "passed");
+  EXPECT_STREQ(c["signature"]["algorithm"].GetString(), "Ed25519");
+
+  auto verify = [&](const std::string& pub) {
+    return odrgw("conformance verify-cert " + cert() + " --pubkey " + key(pub));
+  };
+  const auto good = verify("pub.pem");
+  EXPECT_EQ(good.status, 0) << good.out;
+  EXPECT_EQ(verify("other.pub").status, 1);  // another key
+  // Change one byte at a time across the file, content, structure and signature alike.
+  for (std::size_t i = 0; i < original.size(); i += original.size() / 23 + 1) {
+    std::string t = original;
+    t[i] = static_cast<char>(t[i] == 'a' ? 'b' : t[i] == '0' ? '1' : 'a');
+    std::ofstream(cert(), std::ios::binary | std::ios::trunc) << t;
+    const auto bad = verify("pub.pem");
+    EXPECT_EQ(bad.status, 1) << "byte " << i << " changed, still verifies: " << bad.out;
+  }
+  // A change that keeps the JSON meaning (extra whitespace) is a changed byte too.
+  std::ofstream(cert(), std::ios::binary | std::ios::trunc) << " " + original;
+  EXPECT_EQ(verify("pub.pem").status, 1);
+  std::ofstream(cert(), std::ios::binary | std::ios::trunc) << original;
+  EXPECT_EQ(verify("pub.pem").status, 0);
+  EXPECT_EQ(odrgw("conformance verify-cert " + cert()).status, 2);  // --pubkey missing
+}
+
+TEST_F(Certificate, AFailingRunGetsNoCertificate) {
+  start_mock("reject-all");
+  const auto run = run_suite("--sign-key " + key("key.pem"));
+  EXPECT_EQ(run.status, 1) << run.out;
+  EXPECT_FALSE(fs::exists(cert()));
+  EXPECT_TRUE(fs::exists(report_dir() / "junit.xml"));
+}
+
+TEST(ConformanceCli, ListsSuitesAndCasesAndRefusesBadUsage) {
+  const auto list = odrgw("conformance list --suite provider");
+  EXPECT_EQ(list.status, 0) << list.out;
+  for (const auto& id : all_cases) EXPECT_NE(list.out.find(id), std::string::npos) << id;
+  EXPECT_NE(list.out.find("[R-ENV-1, mandatory]"), std::string::npos) << list.out;
+  EXPECT_EQ(odrgw("conformance list --suite nope").status, 2);
+  EXPECT_EQ(odrgw("conformance run --suite provider --report-dir /tmp/x").status, 2);  // no target
+  temp_dir d("conf-usage");
+  const std::string common = " --target http://127.0.0.1:9/ --report-dir " + d.path.string();
+  EXPECT_EQ(odrgw("conformance run --suite nope" + common).status, 2);
+  EXPECT_EQ(odrgw("conformance run --suite provider --case provider.nope" + common).status, 2);
+  EXPECT_EQ(odrgw("conformance run --suite provider --case provider.deduplicates --sign-key k.pem" +
+                  common)
+                .status,
+            2);  // a certificate covers the whole suite
+  std::ofstream(d.path / "claims.yaml") << "messageTypes: [dispute.application]\nflavour: x\n";
+  const auto bad = odrgw("conformance run --suite provider --claims " +
+                         (d.path / "claims.yaml").string() + common);
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("unknown key 'flavour'"), std::string::npos) << bad.out;
+}
+
+TEST(ConformanceCli, AnUnreachableTargetFailsEveryCaseWithExitOne) {
+  temp_dir d("conf-unreachable");
+  const auto r = odrgw(
+      "conformance run --suite provider --timeout-ms 2000 --target "
+      "http://127.0.0.1:" +
+      std::to_string(free_port()) + "/odr --report-dir " + d.path.string());
+  EXPECT_EQ(r.status, 1) << r.out;
+  const auto rep = parse(slurp(d.path / "report.json"));
+  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // the two result cases: not applicable
+}
+
+// The offline messages suite: a directory of samples; each broken file fails exactly its rule.
+TEST(MessagesSuite, ValidExamplesPassAndEachBrokenFileFailsItsRule) {
+  temp_dir d("conf-messages");
+  const fs::path samples = d.path / "samples";
+  fs::create_directories(samples);
+  const fs::path valid = fs::path(ODRGW_SOURCE_DIR) / "schemas/v1/examples/valid";
+  for (const auto& e : fs::directory_iterator(valid))
+    fs::copy_file(e.path(), samples / e.path().filename());
+  const std::string run = "conformance run --suite messages --target " + samples.string() +
+                          " --report-dir " + (d.path / "report").string();
+  const auto good = odrgw(run);
+  ASSERT_EQ(good.status, 0) << good.out;
+  EXPECT_EQ(parse(slurp(d.path / "report/report.json"))["summary"]["passed"].GetUint(), 4u);
+
+  auto write = [&](const std::string& name, const std::string& from,
+                   const std::function<void(rapidjson::Document&)>& change) {
+    auto doc = parse(slurp(valid / from));
+    change(doc);
+    std::ofstream(samples / name) << schemas::to_json_string(doc);
+  };
+  write("x-no-language.json", "dispute.application.json",
+        [](rapidjson::Document& m) { m.RemoveMember("language"); });
+  write("x-no-reply.json", "dispute.acceptance.json",
+        [](rapidjson::Document& m) { m.RemoveMember("inReplyTo"); });
+  write("x-control.json", "dispute.application.json", [](rapidjson::Document& m) {
+    m["payload"]["description"].SetString("a bell \x07 rings", m.GetAllocator());
+  });
+  fs::copy_file(fs::path(ODRGW_SOURCE_DIR) /
+                    "schemas/v1/examples/invalid/dispute.application--bad-currency.json",
+                samples / "x-invalid.json");
+  const auto bad = odrgw(run);
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  const auto r = parse(slurp(d.path / "report/report.json"));
+  std::map<std::string, std::vector<std::string>> failures;
+  for (const auto& c : r["cases"].GetArray())
+    for (const auto& f : c["failures"].GetArray())
+      failures[c["id"].GetString()].push_back(f.GetString());
+  const std::map<std::string, std::string> expected = {
+      {"messages.schema-valid", "x-invalid.json: invalid at '/payload/price/currency' (enum)"},
+      {"messages.language-for-free-text", "x-no-language.json: the payload carries free text"},
+      {"messages.in-reply-to", "x-no-reply.json: dispute.acceptance is an answer"},
+      {"messages.no-control-characters",
+       "x-control.json: a control character in the string at '/payload/description'"}};
+  ASSERT_EQ(failures.size(), expected.size()) << slurp(d.path / "report/report.json");
+  for (const auto& [id, text] : expected) {
+    ASSERT_EQ(failures[id].size(), 1u) << id;
+    EXPECT_TRUE(failures[id][0].starts_with(text)) << failures[id][0];
+  }
+  EXPECT_EQ(read_junit(d.path / "report/junit.xml").failed_names,
+            (std::set<std::string>{"messages.schema-valid", "messages.language-for-free-text",
+                                   "messages.in-reply-to", "messages.no-control-characters"}));
+  EXPECT_EQ(
+      odrgw("conformance run --suite messages --target " + (samples / "x-control.json").string() +
+            " --report-dir " + (d.path / "report").string())
+          .status,
+      2);  // not a directory
+}
+
+// ---- in-process: suite format, claims, canonical form, escaping ---------------------------
+
+TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
+  const auto ids = conformance::suite_ids();
+  ASSERT_FALSE(ids.empty());
+  for (const auto& id : ids) EXPECT_NO_THROW(conformance::load_suite(id)) << id;
+  const auto s = conformance::load_suite("provider");
+  EXPECT_EQ(s.cases.size(), all_cases.size());
+  EXPECT_EQ(conformance::load_suite("messages").target_kind, "directory");
+  const std::string base =
+      R"({"suite": "x", "version": "1.0.0", "specVersion": "1.0", "title": "t", "cases": [)";
+  const std::string good_case =
+      R"({"id": "x.a", "title": "t", "requirement": "R-ENV-1", "severity": "mandatory",
+          "steps": [{"action": "send-malformed", "body": "{"}]})";
+  EXPECT_NO_THROW(conformance::parse_suite(base + good_case + "]}"));
+  // No requirement; a severity that does not exist; a requirement that cites nothing.
+  for (const std::string bad :
+       {R"({"id": "x.a", "title": "t", "severity": "mandatory", "steps": [{"action": "query"}]})",
+        R"({"id": "x.a", "title": "t", "requirement": "R-ENV-1", "severity": "nice",
+            "steps": [{"action": "query"}]})",
+        R"({"id": "x.a", "title": "t", "requirement": "be good", "severity": "mandatory",
+            "steps": [{"action": "query"}]})"})
+    EXPECT_THROW(conformance::parse_suite(base + bad + "]}"), std::runtime_error) << bad;
+  EXPECT_THROW(conformance::parse_suite(base + good_case + "," + good_case + "]}"),
+               std::runtime_error);  // the same id twice
+  EXPECT_THROW(conformance::load_suite("nope"), std::runtime_error);
+}
+
+TEST(ConformanceSuite, ClaimsReadAsYamlOrJson) {
+  const auto y = conformance::parse_claims(
+      "messageTypes: [dispute.appeal]\nprocedures: [mediation]\nsendsResults: true\n");
+  EXPECT_EQ(y.message_types, std::vector<std::string>{"dispute.appeal"});
+  EXPECT_TRUE(y.sends_results);
+  const auto j = conformance::parse_claims(R"({"messageTypes": ["a", "b"], "partyId": "p"})");
+  EXPECT_EQ(j.message_types.size(), 2u);
+  EXPECT_EQ(j.party_id, "p");
+  EXPECT_FALSE(j.sends_results);
+  EXPECT_THROW(conformance::parse_claims("procedures: [haggling]\n"), std::runtime_error);
+  EXPECT_THROW(conformance::parse_claims("messageTypes: []\n"), std::runtime_error);
+  EXPECT_THROW(conformance::parse_claims("[1, 2]"), std::runtime_error);
+}
+
+TEST(ConformanceSuite, ReportsEscapeWhatTheTargetSent) {
+  // A hostile target answers with markup: the HTML shows it as text, the JUnit stays well-formed.
+  conformance::run_result r;
+  r.suite = "provider";
+  r.target = "http://x/<b>";
+  conformance::case_result c;
+  c.def.id = "provider.accepts-valid";
+  c.def.requirement = "ODR-SI 6.2.2";
+  c.def.severity = "mandatory";
+  c.status = conformance::case_status::failed;
+  c.failures = {"status 500 <script>alert(1)</script>"};
+  c.exchanges.push_back(
+      {"send", "POST http://x/\"'&", 500, "<img src=x onerror=alert(2)>]]>\x01", 3});
+  r.cases.push_back(c);
+  const std::string html = conformance::html_report(r);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("http://x/&lt;b&gt;"), std::string::npos);
+  temp_dir d("conf-escape");
+  std::ofstream(d.path / "junit.xml") << conformance::junit_report(r);
+  const auto j = read_junit(d.path / "junit.xml");
+  EXPECT_EQ(j.failures, 1);
+  EXPECT_EQ(j.failed_names, std::set<std::string>{"provider.accepts-valid"});
+  EXPECT_NE(slurp(d.path / "junit.xml").find("]]&gt;\\x01"), std::string::npos);
+  // Bytes that are not UTF-8 would make the JSON report unreadable.
+  r.cases[0].exchanges[0].response = "caf\xc3\xa9 \xff\xfe";
+  const auto json = parse(conformance::json_report(r));
+  EXPECT_FALSE(json["summary"]["mandatoryPassed"].GetBool());
+  EXPECT_STREQ(json["cases"][0]["exchanges"][0]["response"].GetString(), "caf\xc3\xa9 \\xff\\xfe");
+}
+
+TEST(ConformanceSuite, OnlyMandatoryCasesDecideTheVerdict) {
+  conformance::run_result r;
+  conformance::case_result c;
+  c.def.severity = "recommended";
+  c.status = conformance::case_status::failed;
+  r.cases.push_back(c);
+  c.def.severity = "mandatory";
+  c.status = conformance::case_status::not_applicable;
+  r.cases.push_back(c);
+  EXPECT_TRUE(r.mandatory_passed());
+  c.status = conformance::case_status::skipped;  // could not be checked: not passed
+  r.cases.push_back(c);
+  EXPECT_FALSE(r.mandatory_passed());
+  r.cases.back().status = conformance::case_status::passed;
+  EXPECT_TRUE(r.mandatory_passed());
+  r.cases.back().status = conformance::case_status::failed;
+  EXPECT_FALSE(r.mandatory_passed());
+}
+
+TEST(ConformanceSuite, CanonicalJsonSortsMembersAndDropsWhitespace) {
+  const auto d = parse(R"({ "b": [1, {"z": true, "a": null}], "a": "x\n\"y" })");
+  EXPECT_EQ(conformance::canonical_json(d), R"({"a":"x\n\"y","b":[1,{"a":null,"z":true}]})");
+  EXPECT_EQ(conformance::html_escape(R"(<a href="x">&'</a>)"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+}
+
+}  // namespace
+}  // namespace odrgw::test
