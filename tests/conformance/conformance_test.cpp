@@ -536,3 +536,41 @@ TEST(ConformanceSuite, CanonicalJsonSortsMembersAndDropsWhitespace) {
 
 }  // namespace
 }  // namespace odrgw::test
+
+namespace odrgw::test {
+namespace {
+
+// The gateway certifies itself: the gateway suite against a real `odrgw serve` (issue 6: "the
+// gateway certifies itself in CI").
+TEST(GatewaySuite, OdrgwServePassesEveryMandatoryCase) {
+  temp_dir dir{"conf-gateway-self"};
+  const std::string key = "k-platform-0123456789";
+  std::ofstream(dir.path / "odrgw.yaml")
+      << "listen: 127.0.0.1:0\nthreads: 1\n"
+      << "storage: { sqlite: " << (dir.path / "odrgw.db").string() << " }\n"
+      << "audit: { pii_key_file: " << (dir.path / "pii.key").string() << " }\n"
+      << "partners:\n  - { id: platform-gb, role: platform, api_key_sha256: " << sha256_hex(key)
+      << " }\n";
+  gateway_process gw(dir.path / "odrgw.yaml", dir.path / "odrgw.log");
+  const auto report = dir.path / "report";
+  const auto run = odrgw(
+      "conformance run --suite gateway --target http://127.0.0.1:" + std::to_string(gw.port()) +
+      "/v1/messages --token " + key + " --report-dir " + report.string());
+  ASSERT_EQ(run.status, 0) << run.out;
+  const auto r = parse(slurp(report / "report.json"));
+  EXPECT_EQ(r["summary"]["failed"].GetUint(), 0u);
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
+  const auto j = read_junit(report / "junit.xml");
+  EXPECT_EQ(j.tests, 6);
+  EXPECT_EQ(j.failures, 0);
+  // Everything it sent is in the gateway's audit log, and the log is intact.
+  EXPECT_EQ(odrgw("audit verify --db " + (dir.path / "odrgw.db").string()).status, 0);
+  // A gateway that lost its partner's key fails the acceptance cases: the suite can fail.
+  const auto wrong = odrgw(
+      "conformance run --suite gateway --target http://127.0.0.1:" + std::to_string(gw.port()) +
+      "/v1/messages --token wrong-key" + " --report-dir " + (dir.path / "report2").string());
+  EXPECT_EQ(wrong.status, 1) << wrong.out;
+}
+
+}  // namespace
+}  // namespace odrgw::test
