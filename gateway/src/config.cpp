@@ -647,6 +647,20 @@ class extractor {
       c.routing.default_provider = d->value.GetString();
       provider_ok("/routing/default_provider", c.routing.default_provider);
     }
+    if (auto dl = r.FindMember("deadlines"); dl != r.MemberEnd()) {
+      auto days = [&](const char* k, int& slot) {
+        if (auto m = dl->value.FindMember(k); m != dl->value.MemberEnd()) slot = m->value.GetInt();
+      };
+      auto& pol = c.deadlines;
+      days("acceptance_decision_days", pol.acceptance_decision_days);
+      days("respondent_response_days", pol.respondent_response_days);
+      days("negotiation_days", pol.negotiation_days);
+      days("platform_review_days", pol.platform_review_days);
+      days("mediation_days", pol.mediation_days);
+      days("arbitration_submissions_days", pol.arbitration_submissions_days);
+      days("arbitration_award_days", pol.arbitration_award_days);
+      days("appeal_window_days", pol.appeal_window_days);
+    }
     auto rules = r.FindMember("rules");
     if (rules == r.MemberEnd()) return;
     std::map<std::string, std::size_t> names;

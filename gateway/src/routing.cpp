@@ -234,19 +234,31 @@ class builder {
   std::vector<event>& out_;
 };
 
+// The default's source, or deployment-config where the deployment changed the duration.
+std::string_view source_for(int days, int default_days, std::string_view source) {
+  return days == default_days ? source : "deployment-config";
+}
+const policy defaults{};
+
 // The timers a working state starts with (DESIGN.md §3).
 void start_stage_timers(builder& b, const case_status& c, const policy& p, clock::time_point at) {
   if (c.state == "negotiation") {
-    b.set("negotiation", "acceptance-notified", at, p.negotiation_days, "apec-mpr",
+    b.set("negotiation", "acceptance-notified", at, p.negotiation_days,
+          source_for(p.negotiation_days, defaults.negotiation_days, "apec-mpr"),
           "APEC ODR framework: 10 days, one extension to 20");
     b.set("respondent-response", "acceptance-notified", at, p.respondent_response_days,
-          "uncitral-draft-rules", "UNCITRAL draft procedural rules");
+          source_for(p.respondent_response_days, defaults.respondent_response_days,
+                     "uncitral-draft-rules"),
+          "UNCITRAL draft procedural rules");
   } else if (c.state == "platform-review") {
-    b.set("platform-review", "review-started", at, p.platform_review_days, "design-default",
+    b.set("platform-review", "review-started", at, p.platform_review_days,
+          source_for(p.platform_review_days, defaults.platform_review_days, "design-default"),
           "DESIGN.md §3");
   } else if (c.state == "arbitration") {
     b.set("arbitration-final-submissions", "mediation-expired", at, p.arbitration_submissions_days,
-          "apec-mpr", "APEC MPR art. 8(1)");
+          source_for(p.arbitration_submissions_days, defaults.arbitration_submissions_days,
+                     "apec-mpr"),
+          "APEC MPR art. 8(1)");
   }
   // mediation: the clock starts when the neutral's appointment is notified (APEC MPR art. 7(1)).
 }
@@ -280,7 +292,9 @@ void move_to_tier(builder& b, case_status& c, const policy& p, std::string_view 
   b.stage_changed(from_tier, from_state, reason, at, trigger);
   if (new_forum)
     b.set("acceptance-decision", "application-received", now, p.acceptance_decision_days,
-          "cn-regulator-practice", "market-regulator practice: 7 days");
+          source_for(p.acceptance_decision_days, defaults.acceptance_decision_days,
+                     "cn-regulator-practice"),
+          "market-regulator practice: 7 days");
   else
     start_stage_timers(b, c, p, now);
 }
@@ -430,7 +444,9 @@ decision machine::open(std::string_view case_id, const rapidjson::Value& applica
   builder b(c, out.events);
   b.stage_changed("", "", "case-filed", format_time(now), text(application, "messageId"));
   b.set("acceptance-decision", "application-received", now, policy_.acceptance_decision_days,
-        "cn-regulator-practice", "market-regulator practice: 7 days");
+        source_for(policy_.acceptance_decision_days, defaults.acceptance_decision_days,
+                   "cn-regulator-practice"),
+        "market-regulator practice: 7 days");
   return out;
 }
 
@@ -548,7 +564,8 @@ decision machine::apply(const case_status& current, const rapidjson::Value& mess
     b.cancel({"mediation"});
     clock::time_point basis = now;
     if (!text(p, "appointedAt").empty()) basis = parse_time(text(p, "appointedAt"));
-    b.set("mediation", "appointment-notified", basis, policy_.mediation_days, "apec-mpr",
+    b.set("mediation", "appointment-notified", basis, policy_.mediation_days,
+          source_for(policy_.mediation_days, defaults.mediation_days, "apec-mpr"),
           "APEC MPR art. 7(1): 10 days after the appointment is notified");
   } else if (row->effect == "close" || row->effect == "withdraw") {
     const std::string from = c.state;
@@ -593,7 +610,8 @@ decision machine::expire(const case_status& current, clock::time_point now) cons
     } else if (t.kind == "arbitration-final-submissions") {
       b.notice(t, "expired", "none");
       b.set("arbitration-award", "final-submissions-closed", at, policy_.arbitration_award_days,
-            "apec-mpr", "APEC MPR art. 8(7)");
+            source_for(policy_.arbitration_award_days, defaults.arbitration_award_days, "apec-mpr"),
+            "APEC MPR art. 8(7)");
     } else if (t.kind == "appeal-window") {
       // No appeal: the outcome stands, the case is closed (ODR-SI 6.2.6).
       b.notice(t, "expired", "case-closed");

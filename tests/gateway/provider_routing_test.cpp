@@ -137,6 +137,22 @@ TEST(ProviderRouting, ConfigIsCheckedNamingThePlace) {
             "/routing/rules/0/amount");
 }
 
+TEST(ProviderRouting, DeadlineDurationsAreConfigurable) {
+  const auto c = parse_config(partners +
+                                  "routing: {deadlines: {negotiation_days: 20, "
+                                  "appeal_window_days: 14}}\n",
+                              "/etc/odrgw");
+  EXPECT_EQ(c.deadlines.negotiation_days, 20);
+  EXPECT_EQ(c.deadlines.appeal_window_days, 14);
+  EXPECT_EQ(c.deadlines.mediation_days, 10);  // the default stays
+  try {
+    parse_config(partners + "routing: {deadlines: {negotiation_days: 0}}\n", "/etc/odrgw");
+    FAIL();
+  } catch (const config_error& e) {
+    EXPECT_EQ(e.path(), "/routing/deadlines/negotiation_days");
+  }
+}
+
 TEST(ProviderRouting, ConfigCategoriesAreTheV1Categories) {
   // The config schema lists the categories for its error messages; they must not drift.
   rapidjson::Document cfg, v1;

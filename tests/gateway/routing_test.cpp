@@ -382,3 +382,39 @@ TEST(RoutingTime, ParsesOffsetsAndFormatsUtc) {
 
 }  // namespace
 }  // namespace odrgw::gateway::routing
+
+namespace odrgw::gateway::routing {
+namespace {
+
+TEST(RoutingPolicy, DeploymentDurationsReplaceTheDefaultsAndSaySo) {
+  policy p;
+  p.negotiation_days = 3;
+  const machine m(embedded::gateway::find("transitions.json"), p);
+  rapidjson::Document app;
+  schemas::json_error err;
+  ASSERT_TRUE(schemas::parse_json(
+      test::read_file(test::examples_dir() / "valid/dispute.application.json"), app, {}, err));
+  const auto now = parse_time("2026-09-02T08:00:00Z");
+  auto c = m.open("ODR-2026-000001", app, now).next;
+  rapidjson::Document acc;
+  ASSERT_TRUE(schemas::parse_json(
+      test::read_file(test::examples_dir() / "valid/dispute.acceptance.json"), acc, {}, err));
+  acc["caseId"].SetString("ODR-2026-000001", acc.GetAllocator());
+  const auto d = m.apply(c, acc, now);
+  ASSERT_TRUE(d.allowed) << d.refusal;
+  bool seen = false;
+  for (const auto& t : d.next.deadlines) {
+    if (t.kind == "negotiation") {
+      seen = true;
+      EXPECT_EQ(t.due_at, "2026-09-05T08:00:00.000Z");
+      EXPECT_EQ(t.source, "deployment-config");
+    }
+    if (t.kind == "respondent-response") {
+      EXPECT_EQ(t.source, "uncitral-draft-rules");  // left at its default
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+}  // namespace
+}  // namespace odrgw::gateway::routing

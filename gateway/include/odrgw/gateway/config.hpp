@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <odrgw/gateway/provider_routing.hpp>
+#include <odrgw/gateway/routing.hpp>
 
 namespace odrgw::adapters {
 class registry;
@@ -52,9 +53,10 @@ struct config {
   unsigned threads = 0;  // 0: one per core
   std::vector<partner_config> partners;
   std::string pii_key_file = "./var/pii.key";
-  std::string adapter_dir;  // mapping-file dialects; empty: built-in adapters only
-  routing_config routing;   // which provider receives an escalation
-  std::string source;       // the file it came from, or "(defaults)"
+  std::string adapter_dir;    // mapping-file dialects; empty: built-in adapters only
+  routing_config routing;     // which provider receives an escalation
+  routing::policy deadlines;  // deadline durations (routing.deadlines)
+  std::string source;         // the file it came from, or "(defaults)"
   // Legal but probably unintended (plain HTTP off loopback, an unusable credential): the server
   // prints these at start-up.
   std::vector<std::string> warnings;
