@@ -81,8 +81,21 @@ struct server::impl {
       parser.body_limit(cfg.limits.max_body_bytes);
       // The timer covers the whole request: a client trickling bytes is cut off.
       beast::get_lowest_layer(stream).expires_after(timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
       (void)n;
+      if (!ec && !parser.is_done() &&
+          beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        // The client waits for this before it sends the body (RFC 9110 10.1.1).
+        http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+        auto [cec, cn] = co_await http::async_write(stream, cont, tuple_awaitable);
+        (void)cn;
+        ec = cec;
+      }
+      if (!ec && !parser.is_done()) {
+        auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+        (void)bn;
+        ec = bec;
+      }
       if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
           ec == asio::error::operation_aborted || ec == asio::error::eof ||
           ec == asio::ssl::error::stream_truncated || ec == asio::error::connection_reset)

@@ -11,6 +11,9 @@
 
 #include <odrgw/schemas/json.hpp>
 
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
 #include "gateway_process.hpp"
 
 namespace odrgw::test {
@@ -429,6 +432,40 @@ TEST_F(Gateway, RefusedMessagesAreAuditedUnderTheirIds) {
   EXPECT_EQ(sql(dir.path / "odrgw.db",
                 "SELECT message_id || ' ' || case_id FROM audit WHERE kind = 'rejected'"),
             "6f1c2a9e-0000-4000-8000-000000000777 " + case_id);
+}
+
+TEST_F(Gateway, ExpectContinueGetsAHundredBeforeTheBody) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  const std::string body = application(12);
+  const std::string head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           platform_key +
+                           "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                           "Content-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n";
+  boost::asio::write(s, boost::asio::buffer(head));
+  // The interim answer comes before any body byte is sent.
+  std::string interim(25, '\0');  // "HTTP/1.1 100 Continue\r\n\r\n"
+  boost::asio::read(s, boost::asio::buffer(interim));
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  boost::asio::write(s, boost::asio::buffer(body));
+  boost::beast::flat_buffer fb;
+  http::response<http::string_body> res;
+  http::read(s, fb, res);
+  EXPECT_EQ(res.result_int(), 202u) << res.body();
+  // Too large announced: 413 at once, no 100.
+  boost::asio::ip::tcp::socket s2(ioc);
+  s2.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  const std::string big = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                          platform_key +
+                          "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                          "Content-Length: 99999999\r\n\r\n";
+  boost::asio::write(s2, boost::asio::buffer(big));
+  boost::beast::flat_buffer fb2;
+  http::response<http::string_body> res2;
+  http::read(s2, fb2, res2);
+  EXPECT_EQ(res2.result_int(), 413u);
 }
 
 TEST_F(Gateway, CaseReadsAreAudited) {
