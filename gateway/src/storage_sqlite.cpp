@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -536,11 +537,15 @@ class sqlite_storage final : public storage {
     if (opts_.path.empty()) throw std::runtime_error("storage: no SQLite path configured");
     const fs::path p(opts_.path);
     if (p.has_parent_path()) {
-      std::error_code ec;
-      fs::create_directories(p.parent_path(), ec);
-      if (ec)
-        throw std::runtime_error("storage: cannot create directory " + p.parent_path().string() +
-                                 ": " + ec.message());
+      // Directories we create are the owner's only (0700): the database holds the audit log
+      // and sealed personal data. Existing directories keep their mode.
+      fs::path cur;
+      for (const auto& part : p.parent_path()) {
+        cur /= part;
+        if (::mkdir(cur.c_str(), 0700) != 0 && errno != EEXIST)
+          throw std::runtime_error("storage: cannot create directory " + cur.string() + ": " +
+                                   std::strerror(errno));
+      }
     }
     try {
       wdb_ = db(opts_.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);

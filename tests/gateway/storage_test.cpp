@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +122,18 @@ const std::regex utc_ms_re("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{
 const std::regex hex64_re("^[0-9a-f]{64}$");
 
 // ---- receipts and idempotency -------------------------------------------------------------
+
+TEST(Storage, DirectoriesItCreatesAreTheOwnersOnly) {
+  temp_dir dir;
+  const auto nested = dir.path / "a" / "b" / "odrgw.db";
+  auto st = open_sqlite({nested.string()});
+  struct stat sa {};
+  struct stat sb {};
+  ASSERT_EQ(::stat((dir.path / "a").c_str(), &sa), 0);
+  ASSERT_EQ(::stat((dir.path / "a" / "b").c_str(), &sb), 0);
+  EXPECT_EQ(sa.st_mode & 0777, 0700u);
+  EXPECT_EQ(sb.st_mode & 0777, 0700u);
+}
 
 TEST(Storage, NewApplicationGetsCaseAndReceipt) {
   temp_dir dir;
