@@ -30,6 +30,8 @@
 #include <odrgw/gateway/routing.hpp>
 #include <odrgw/schemas/json.hpp>
 
+#include "http_session.hpp"
+
 namespace odrgw::conformance {
 namespace {
 
@@ -412,34 +414,16 @@ struct mock_provider::impl {
                      "application/json");
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buf;
-    try {
-      for (;;) {
-        stream.expires_after(std::chrono::seconds(10));
-        http::request_parser<http::string_body> parser;
-        parser.body_limit(1u << 20);
-        parser.header_limit(16u << 10);
-        co_await http::async_read(stream, buf, parser, asio::use_awaitable);
-        request req = parser.release();
-        response res = co_await handle(req);
-        res.keep_alive(req.keep_alive());
-        stream.expires_after(opts.slow + std::chrono::seconds(10));
-        co_await http::async_write(stream, res, asio::use_awaitable);
-        if (!req.keep_alive()) break;
-      }
-    } catch (const std::exception&) {
-      // The client went away, timed out or sent garbage: the connection ends, nothing else.
-    }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  }
-
   asio::awaitable<void> accept_loop() {
     for (;;) {
       tcp::socket s = co_await acceptor.async_accept(asio::use_awaitable);
-      asio::co_spawn(ioc, session(std::move(s)), asio::detached);
+      asio::co_spawn(
+          ioc,
+          detail::serve_http(
+              std::move(s),
+              [this](const request& r) -> asio::awaitable<response> { return handle(r); },
+              opts.slow + std::chrono::seconds(10)),
+          asio::detached);
     }
   }
 };

@@ -28,6 +28,8 @@
 
 #include <rapidjson/pointer.h>
 
+#include "http_session.hpp"
+
 namespace odrgw::conformance {
 namespace {
 
@@ -167,32 +169,18 @@ class receiver {
     return res;
   }
 
-  asio::awaitable<void> session(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buf;
-    try {
-      for (;;) {
-        stream.expires_after(std::chrono::seconds(10));
-        http::request_parser<http::string_body> parser;
-        parser.body_limit(1u << 20);
-        co_await http::async_read(stream, buf, parser, asio::use_awaitable);
-        auto req = parser.release();
-        auto res = handle(req);
-        res.keep_alive(req.keep_alive());
-        co_await http::async_write(stream, res, asio::use_awaitable);
-        if (!req.keep_alive()) break;
-      }
-    } catch (const std::exception&) {
-      // The sender went away or sent garbage: this connection ends.
-    }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  }
-
   asio::awaitable<void> accept_loop() {
     for (;;) {
       tcp::socket s = co_await acceptor_.async_accept(asio::use_awaitable);
-      asio::co_spawn(ioc_, session(std::move(s)), asio::detached);
+      asio::co_spawn(
+          ioc_,
+          detail::serve_http(
+              std::move(s),
+              [this](const detail::http_request& r) -> asio::awaitable<detail::http_response> {
+                co_return handle(r);
+              },
+              std::chrono::seconds(10)),
+          asio::detached);
     }
   }
 
