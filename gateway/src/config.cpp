@@ -581,6 +581,19 @@ class extractor {
       c.limits.max_connections = v->GetUint();
     if (const Value* ps = find({"partners"})) partners(*ps, c);
     if (const Value* r = find({"routing"})) routing(*r, c);
+    if (const Value* v = find({"routing", "clock_scale"})) c.clock_scale = v->GetDouble();
+    if (const Value* v = find({"routing", "timer_interval_ms"})) c.timer_interval_ms = v->GetUint();
+    auto& dv = c.delivery;
+    if (const Value* v = find({"delivery", "workers"})) dv.workers = v->GetUint();
+    if (const Value* v = find({"delivery", "max_attempts"})) dv.max_attempts = v->GetUint();
+    if (const Value* v = find({"delivery", "backoff_initial_ms"}))
+      dv.backoff_initial_ms = v->GetUint();
+    if (const Value* v = find({"delivery", "backoff_max_ms"})) dv.backoff_max_ms = v->GetUint();
+    if (const Value* v = find({"delivery", "per_partner_concurrency"}))
+      dv.per_partner_concurrency = v->GetUint();
+    if (const Value* v = find({"delivery", "timeout_ms"})) dv.timeout_ms = v->GetUint();
+    if (const Value* v = find({"delivery", "ca_file"}))
+      dv.ca_file = readable_file("/delivery/ca_file", v->GetString());
     warn(c);
     return c;
   }
@@ -608,6 +621,16 @@ class extractor {
       const std::string what = e.what();
       fail(e.path(), what.substr(e.path().size() + 2));
     }
+  }
+
+  // A shared secret from a file (trailing white space dropped); it must be there and non-empty.
+  std::string secret_from(const std::string& at, const std::string& file) const {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) fail(at, "cannot read '" + file + "'");
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    if (s.size() < 16) fail(at, "'" + file + "' holds fewer than 16 bytes: too short for a secret");
+    return s;
   }
 
   std::string resolve(const std::string& p) const {
@@ -710,6 +733,9 @@ class extractor {
       pc.api_key_sha256 = str("api_key_sha256");
       pc.client_cert_sha256 = str("client_cert_sha256");
       pc.callback_url = str("callback_url");
+      if (p.HasMember("callback_secret_file"))
+        pc.callback_secret =
+            secret_from(at + "/callback_secret_file", resolve(str("callback_secret_file")));
       if (auto [it, fresh] = ids.emplace(pc.id, i); !fresh)
         fail(at + "/id", "the id '" + pc.id + "' is already used by /partners/" +
                              std::to_string(it->second) + "; partner ids must be unique");

@@ -48,6 +48,12 @@ std::string to_json(const problem& p) {
     d.AddMember("errors", errs, a);
     if (p.truncated) d.AddMember("truncated", true, a);
   }
+  if (!p.state.empty()) d.AddMember("state", str(p.state), a);
+  if (!p.allowed.empty() || !p.state.empty()) {
+    rapidjson::Value allowed(rapidjson::kArrayType);
+    for (const auto& x : p.allowed) allowed.PushBack(str(x), a);
+    d.AddMember("allowed", allowed, a);
+  }
   return schemas::to_json_string(d);
 }
 

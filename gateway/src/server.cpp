@@ -243,9 +243,15 @@ server::server(config cfg, std::shared_ptr<const schemas::schema_set> set)
       SSL_CTX_set_session_id_context(ctx.native_handle(), sid, sizeof sid - 1);
     }
   }
-  auto store = open_sqlite({impl_->cfg.sqlite_path});
   auto key = pii_key::load_or_create(impl_->cfg.pii_key_file);
-  impl_->svc = std::make_unique<service>(impl_->cfg, impl_->set, std::move(store), std::move(key));
+  const std::string path = impl_->cfg.sqlite_path;
+  impl_->svc = std::make_unique<service>(impl_->cfg, impl_->set, std::move(key),
+                                         [&path](std::shared_ptr<const case_logic> logic) {
+                                           sqlite_options o;
+                                           o.path = path;
+                                           o.logic = std::move(logic);
+                                           return open_sqlite(o);
+                                         });
 }
 
 server::~server() = default;
@@ -275,7 +281,8 @@ void server::run() {
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([&m] { m.ioc.run(); });
   m.ioc.run();  // returns when the acceptor is closed and every session has finished
   for (auto& t : threads) t.join();
-  m.svc->store().close();  // drain pending writes, close the database
+  m.svc->stop_background();  // timers and deliveries in flight finish first
+  m.svc->store().close();    // drain pending writes, close the database
 }
 
 void server::stop() { impl_->shutdown(); }

@@ -193,13 +193,14 @@ struct service::outcome {
   std::string message_id;
 };
 
-service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> set,
-                 std::unique_ptr<storage> store, pii_key key)
+service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> set, pii_key key,
+                 const store_opener& open_store)
     : cfg_(cfg),
       set_(std::move(set)),
       adapters_(load_adapters(cfg_, set_)),
-      store_(std::move(store)),
-      key_(std::move(key)) {
+      key_(std::move(key)),
+      logic_(make_case_logic({&cfg_, set_, &adapters_, &key_, scaled_clock(cfg_.clock_scale)})),
+      store_(open_store(logic_)) {
   for (const auto& p : cfg_.partners) {
     if (!p.api_key_sha256.empty()) by_key_[p.api_key_sha256] = &p;
     if (!p.client_cert_sha256.empty()) by_cert_[p.client_cert_sha256] = &p;
@@ -216,9 +217,33 @@ service::service(const config& cfg, std::shared_ptr<const schemas::schema_set> s
       if (!stop.stop_requested()) probe_ready(false);
     }
   });
+  delivery_ = std::make_unique<delivery_engine>(cfg_, *store_, adapters_, set_, key_);
+  timers_ = std::jthread([this](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    const auto interval = std::chrono::milliseconds(std::max(10u, cfg_.timer_interval_ms));
+    while (!stop.stop_requested()) {
+      // Overdue timers (after a restart) fire at once, in batches.
+      int fired = 0;
+      do {
+        fired = store_->fire_timers_sync(64);
+        if (fired > 0) delivery_->poke();
+      } while (fired >= 64 && !stop.stop_requested());
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, interval, [] { return false; });
+    }
+  });
 }
 
-service::~service() = default;
+service::~service() { stop_background(); }
+
+void service::stop_background() {
+  if (timers_.joinable()) {
+    timers_.request_stop();
+    timers_.join();
+  }
+  if (delivery_) delivery_->stop();
+}
 
 void service::probe_ready(bool first) {
   std::string problem;
@@ -537,6 +562,12 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
   in.case_id = case_id;
   in.proceeding_id = member(msg, "proceedingId");
   in.body_sha256 = sha256_hex(req.body());
+  // The case logic judges the message in clear; what is stored has its personal data sealed.
+  {
+    auto plain = std::make_shared<rapidjson::Document>();
+    plain->CopyFrom(msg, plain->GetAllocator());
+    in.plain = std::move(plain);
+  }
   protect(*set_->model().find(type)->root, msg, msg.GetAllocator(), key_);
   // Serialised once, here, with gaps for the ids storage assigns: storage neither re-serialises
   // nor re-parses it (it was ~20% of the CPU per message).
@@ -580,6 +611,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
       d.AddMember("receivedAt", str(sr.rec.received_at), a);
       d.AddMember("auditSeq", static_cast<int64_t>(sr.rec.audit_seq), a);
       d.AddMember("auditHash", str(sr.rec.audit_hash), a);
+      if (sr.status == store_status::stored) delivery_->poke();
       co_return make_response(
           sr.status == store_status::stored ? http::status::accepted : http::status::ok, v,
           schemas::to_json_string(d) + "\n", "application/json");
@@ -592,6 +624,13 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     case store_status::unknown_case:
       co_return co_await reject(
           simple_problem(404, "unknown-case", "No such case", "case " + case_id + " is unknown"));
+    case store_status::refused: {
+      problem p =
+          simple_problem(sr.refused.status, sr.refused.type, sr.refused.title, sr.refused.detail);
+      p.state = sr.refused.state;
+      p.allowed = sr.refused.allowed_now;
+      co_return co_await reject(std::move(p));
+    }
     case store_status::failed:
       break;
   }
@@ -677,6 +716,28 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
   d.AddMember("caseId", str(view->case_id), a);
   d.AddMember("state", str(view->state), a);
   d.AddMember("createdAt", str(view->created_at), a);
+  if (!view->status_json.empty()) {
+    // Where the case stands on its route, and its running timers.
+    try {
+      const auto st = routing::case_status::from_json(view->status_json);
+      d.AddMember("tier", str(st.tier), a);
+      d.AddMember("proceedingId", str(st.proceeding_id()), a);
+      if (!view->originator.empty()) d.AddMember("originator", str(view->originator), a);
+      if (!view->provider.empty()) d.AddMember("provider", str(view->provider), a);
+      rapidjson::Value timers(rapidjson::kArrayType);
+      for (const auto& t : st.deadlines) {
+        rapidjson::Value o(rapidjson::kObjectType);
+        o.AddMember("deadlineId", str(t.id), a);
+        o.AddMember("kind", str(t.kind), a);
+        o.AddMember("dueAt", str(t.due_at), a);
+        o.AddMember("source", str(t.source), a);
+        timers.PushBack(o, a);
+      }
+      d.AddMember("deadlines", timers, a);
+    } catch (const std::exception&) {
+      // An unreadable status shows as the state alone.
+    }
+  }
   rapidjson::Value parties(rapidjson::kArrayType);
   for (const auto& p : view->parties) parties.PushBack(str(p), a);
   d.AddMember("parties", parties, a);

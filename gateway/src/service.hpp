@@ -11,7 +11,9 @@
 #include <boost/beast/http.hpp>
 
 #include <odrgw/adapters/adapter.hpp>
+#include <odrgw/gateway/case_logic.hpp>
 #include <odrgw/gateway/config.hpp>
+#include <odrgw/gateway/delivery.hpp>
 #include <odrgw/gateway/metrics.hpp>
 #include <odrgw/gateway/pii.hpp>
 #include <odrgw/gateway/storage.hpp>
@@ -31,8 +33,10 @@ struct peer_info {
 
 class service {
  public:
-  service(const config& cfg, std::shared_ptr<const schemas::schema_set> set,
-          std::unique_ptr<storage> store, pii_key key);
+  // Opens storage through `open_store`, handing it the case logic it must run.
+  using store_opener = std::function<std::unique_ptr<storage>(std::shared_ptr<const case_logic>)>;
+  service(const config& cfg, std::shared_ptr<const schemas::schema_set> set, pii_key key,
+          const store_opener& open_store);
   ~service();
 
   boost::asio::awaitable<response> handle(request req, const peer_info& peer);
@@ -61,8 +65,9 @@ class service {
   const config& cfg_;
   std::shared_ptr<const schemas::schema_set> set_;
   adapters::registry adapters_;
-  std::unique_ptr<storage> store_;
   pii_key key_;
+  std::shared_ptr<const case_logic> logic_;
+  std::unique_ptr<storage> store_;
   metrics metrics_;
   std::map<std::string, const partner_config*> by_key_;   // api_key_sha256 -> partner
   std::map<std::string, const partner_config*> by_cert_;  // client_cert_sha256 -> partner
@@ -70,7 +75,14 @@ class service {
   // /readyz answers from here: the storage probe can take as long as a commit (seconds when the
   // database is locked), so it runs on its own thread, never on an I/O thread.
   std::atomic<bool> ready_{false};
-  std::jthread probe_;  // last member: joined before the storage it probes is destroyed
+  std::jthread probe_;  // joined before the storage it probes is destroyed
+  // Fires due timers (routing.timer_interval_ms) through storage and the case logic.
+  std::jthread timers_;
+  std::unique_ptr<delivery_engine> delivery_;  // last: stopped first
+
+ public:
+  // Stops the timers and the delivery workers (before storage closes).
+  void stop_background();
 };
 
 }  // namespace odrgw::gateway

@@ -410,10 +410,24 @@ std::optional<audit_record> storage::append_audit_sync(audit_entry e) {
   return f.get();
 }
 
+int storage::fire_timers_sync(std::size_t limit) {
+  std::promise<int> p;
+  auto f = p.get_future();
+  fire_timers(limit, [&p](int n) { p.set_value(n); });
+  return f.get();
+}
+
+bool storage::record_delivery_sync(delivery_attempt a) {
+  std::promise<bool> p;
+  auto f = p.get_future();
+  record_delivery(std::move(a), [&p](bool ok) { p.set_value(ok); });
+  return f.get();
+}
+
 namespace {
 
 using namespace detail;
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE meta(
@@ -467,6 +481,34 @@ CREATE TABLE case_parties(
 );
 )sql";
 
+// Version 2: the case's routing status and timers, and the outbox. A version 1 database is
+// migrated in place (its cases have no status: the state machine leaves them alone).
+constexpr const char* schema_v2_sql = R"sql(
+ALTER TABLE cases ADD COLUMN status_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN next_due TEXT;
+ALTER TABLE cases ADD COLUMN originator TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+ALTER TABLE cases ADD COLUMN facts_json TEXT NOT NULL DEFAULT '';
+CREATE INDEX cases_due ON cases(next_due) WHERE next_due IS NOT NULL;
+CREATE TABLE outbox(
+  id              INTEGER PRIMARY KEY,
+  case_id         TEXT NOT NULL REFERENCES cases(case_id),
+  recipient       TEXT NOT NULL,
+  message_row     INTEGER NOT NULL REFERENCES messages(id),
+  message_id      TEXT NOT NULL,
+  message_type    TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  status          TEXT NOT NULL DEFAULT 'pending',
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  last_status     INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT '',
+  done_at         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbox_pending ON outbox(status, next_attempt_at);
+CREATE INDEX outbox_by_case ON outbox(recipient, case_id, status, id);
+)sql";
+
 void configure_connection(db& d) {
   sqlite3_busy_timeout(d.get(), 5000);
   d.exec("PRAGMA foreign_keys = ON", "enable foreign keys");
@@ -518,7 +560,32 @@ struct probe_job {
   std::string result = "the probe did not run";
 };
 
-using job = std::variant<store_job, audit_job, probe_job>;
+// Fires due timers through the case logic.
+struct timer_job {
+  std::size_t limit = 64;
+  std::function<void(int)> done;
+  std::string input_error;
+  int result = -1;
+};
+
+// Records a delivery attempt (outbox row + audit record).
+struct delivery_job {
+  delivery_attempt a;
+  std::function<void(bool)> done;
+  std::string input_error;
+  bool result = false;
+};
+
+// Puts a dead delivery back in the queue (`odrgw outbox retry`).
+struct retry_job {
+  std::int64_t id = 0;
+  std::string by;
+  std::function<void(bool)> done;
+  std::string input_error;
+  bool result = false;
+};
+
+using job = std::variant<store_job, audit_job, probe_job, timer_job, delivery_job, retry_job>;
 
 // The head of the chain as the current transaction sees it, and the next case number (read once
 // per transaction, then counted on: the writer is the only one that inserts cases).
@@ -612,13 +679,18 @@ class sqlite_storage final : public storage {
         db& d;
         ~end_read() { d.try_exec("COMMIT"); }
       } guard{d};
-      stmt c(d, "SELECT created_at, state FROM cases WHERE case_id = ?");
+      stmt c(d,
+             "SELECT created_at, state, status_json, originator, provider FROM cases "
+             "WHERE case_id = ?");
       c.bind(1, case_id);
       if (!c.step()) return std::nullopt;
       case_view v;
       v.case_id = case_id;
       v.created_at = c.str(0);
       v.state = c.str(1);
+      v.status_json = c.str(2);
+      v.originator = c.str(3);
+      v.provider = c.str(4);
       stmt p(d, "SELECT party FROM case_parties WHERE case_id = ? ORDER BY id");
       p.bind(1, case_id);
       while (p.step()) v.parties.push_back(p.str(0));
@@ -632,6 +704,105 @@ class sqlite_storage final : public storage {
       // A database error reads as "not found"; ready() reports the database state.
       return std::nullopt;
     }
+  }
+
+  void fire_timers(std::size_t limit, std::function<void(int)> done) override {
+    timer_job j;
+    j.limit = limit == 0 ? 1 : limit;
+    j.done = std::move(done);
+    enqueue(job(std::move(j)));
+  }
+
+  void record_delivery(delivery_attempt a, std::function<void(bool)> done) override {
+    delivery_job j;
+    j.a = std::move(a);
+    j.done = std::move(done);
+    if (j.a.audit_json.empty()) j.a.audit_json = "{}";
+    try {
+      rapidjson::Document doc;
+      schemas::json_error err;
+      if (!schemas::parse_json(j.a.audit_json, doc, internal_json_limits(), err) || !doc.IsObject())
+        j.input_error = "audit_json: not a JSON object";
+      else
+        j.a.audit_json = compact(doc);
+    } catch (const std::exception& e) {
+      j.input_error = e.what();
+    }
+    enqueue(job(std::move(j)));
+  }
+
+  bool retry_outbox(std::int64_t id, const std::string& by) override {
+    std::promise<bool> p;
+    auto f = p.get_future();
+    retry_job j;
+    j.id = id;
+    j.by = by;
+    j.done = [&p](bool ok) { p.set_value(ok); };
+    enqueue(job(std::move(j)));
+    return f.get();
+  }
+
+  static constexpr const char* outbox_columns =
+      "SELECT o.id, o.case_id, o.recipient, o.message_id, o.message_type, m.sender_party, "
+      "m.canonical_json, o.created_at, o.status, o.attempts, o.next_attempt_at, o.last_status, "
+      "o.last_error, o.done_at FROM outbox o JOIN messages m ON m.id = o.message_row ";
+
+  static outbox_item outbox_from(const stmt& q) {
+    outbox_item it;
+    it.id = q.int64(0);
+    it.case_id = q.str(1);
+    it.recipient = q.str(2);
+    it.message_id = q.str(3);
+    it.message_type = q.str(4);
+    it.sender_party = q.str(5);
+    it.canonical_json = q.str(6);
+    it.created_at = q.str(7);
+    it.status = q.str(8);
+    it.attempts = static_cast<int>(q.int64(9));
+    it.next_attempt_at = q.str(10);
+    it.last_status = static_cast<int>(q.int64(11));
+    it.last_error = q.str(12);
+    it.done_at = q.str(13);
+    return it;
+  }
+
+  std::vector<outbox_item> due_deliveries(const std::string& now, std::size_t limit) override {
+    std::vector<outbox_item> out;
+    if (closed_flag_.load()) return out;
+    reader r(*this);
+    const std::string sql = std::string(outbox_columns) +
+                            "WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND NOT EXISTS "
+                            "(SELECT 1 FROM outbox p WHERE p.recipient = o.recipient AND "
+                            "p.case_id = o.case_id AND p.status = 'pending' AND p.id < o.id) "
+                            "ORDER BY o.next_attempt_at, o.id LIMIT ?";
+    stmt q(r.get(), sql.c_str());
+    q.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+    while (q.step()) out.push_back(outbox_from(q));
+    return out;
+  }
+
+  std::vector<outbox_item> list_outbox(const outbox_filter& f) override {
+    std::vector<outbox_item> out;
+    if (closed_flag_.load()) return out;
+    reader r(*this);
+    const std::string sql = std::string(outbox_columns) +
+                            "WHERE (?1 = '' OR o.status = ?1) AND (?2 = '' OR o.case_id = ?2) AND "
+                            "(?3 = '' OR o.recipient = ?3) ORDER BY o.id LIMIT ?4";
+    stmt q(r.get(), sql.c_str());
+    q.bind(1, f.status).bind(2, f.case_id).bind(3, f.recipient);
+    q.bind(4, static_cast<std::int64_t>(f.limit == 0 ? 100 : f.limit));
+    while (q.step()) out.push_back(outbox_from(q));
+    return out;
+  }
+
+  std::optional<outbox_item> get_outbox(std::int64_t id) override {
+    if (closed_flag_.load()) return std::nullopt;
+    reader r(*this);
+    const std::string sql = std::string(outbox_columns) + "WHERE o.id = ?";
+    stmt q(r.get(), sql.c_str());
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    return outbox_from(q);
   }
 
   bool check_ready(std::string& problem) override {
@@ -804,8 +975,12 @@ class sqlite_storage final : public storage {
             if (x.done) x.done(std::move(r));
           } else if constexpr (std::is_same_v<T, audit_job>) {
             if (x.done) x.done(std::nullopt);
-          } else {
+          } else if constexpr (std::is_same_v<T, probe_job>) {
             if (x.done) x.done("storage is closed");
+          } else if constexpr (std::is_same_v<T, timer_job>) {
+            if (x.done) x.done(-1);
+          } else {
+            if (x.done) x.done(false);
           }
         },
         j);
@@ -829,6 +1004,7 @@ class sqlite_storage final : public storage {
               "database");
         any = stmt();
         wdb_.exec(schema_sql, "create schema");
+        wdb_.exec(schema_v2_sql, "create schema version 2");
         stmt ins(wdb_, "INSERT INTO meta(key, value) VALUES (?, ?)");
         ins.bind(1, std::string_view("schema_version")).bind(2, std::to_string(schema_version));
         ins.run();
@@ -840,7 +1016,12 @@ class sqlite_storage final : public storage {
         stmt v(wdb_, "SELECT value FROM meta WHERE key = 'schema_version'");
         if (!v.step()) throw std::runtime_error("meta table has no schema_version");
         const std::string ver = v.str(0);
-        if (ver != std::to_string(schema_version))
+        v = stmt();
+        if (ver == "1") {
+          wdb_.exec(schema_v2_sql, "migrate to schema version 2");
+          wdb_.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'",
+                    "record schema version 2");
+        } else if (ver != std::to_string(schema_version))
           throw std::runtime_error("database schema version " + ver +
                                    " is not supported (this odrgw uses version " +
                                    std::to_string(schema_version) + ")");
@@ -855,7 +1036,8 @@ class sqlite_storage final : public storage {
   struct statements {
     stmt begin, commit, rollback;
     stmt head, find_message, case_exists, next_case_number, insert_case, insert_audit,
-        insert_message, insert_party, probe;
+        insert_message, insert_party, probe, read_case, set_originator, update_case,
+        first_application, insert_outbox, due_cases, outbox_row, update_outbox, retry_outbox;
   };
 
   void prepare() {
@@ -885,6 +1067,35 @@ class sqlite_storage final : public storage {
     st_.probe = stmt(wdb_,
                      "INSERT INTO meta(key, value) VALUES ('ready_probe', ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    st_.read_case = stmt(wdb_,
+                         "SELECT status_json, originator, provider, facts_json FROM cases "
+                         "WHERE case_id = ?");
+    st_.set_originator =
+        stmt(wdb_, "UPDATE cases SET originator = ?, facts_json = ? WHERE case_id = ?");
+    st_.update_case = stmt(wdb_,
+                           "UPDATE cases SET state = ?, status_json = ?, next_due = ?, "
+                           "provider = ? WHERE case_id = ?");
+    st_.first_application = stmt(wdb_,
+                                 "SELECT id, message_id, message_type FROM messages "
+                                 "WHERE case_id = ? AND message_type = 'dispute.application' "
+                                 "ORDER BY id LIMIT 1");
+    st_.insert_outbox = stmt(wdb_,
+                             "INSERT INTO outbox(case_id, recipient, message_row, message_id, "
+                             "message_type, created_at, next_attempt_at) VALUES (?,?,?,?,?,?,?)");
+    st_.due_cases = stmt(wdb_,
+                         "SELECT case_id, status_json, originator, provider, facts_json FROM cases "
+                         "WHERE next_due IS NOT NULL AND next_due <= ? ORDER BY next_due LIMIT ?");
+    st_.outbox_row = stmt(wdb_,
+                          "SELECT case_id, recipient, message_id, message_type, status "
+                          "FROM outbox WHERE id = ?");
+    st_.update_outbox = stmt(wdb_,
+                             "UPDATE outbox SET status = ?, attempts = attempts + 1, "
+                             "next_attempt_at = ?, last_status = ?, last_error = ?, done_at = ? "
+                             "WHERE id = ? AND status = 'pending'");
+    st_.retry_outbox = stmt(wdb_,
+                            "UPDATE outbox SET status = 'pending', attempts = 0, "
+                            "next_attempt_at = ?, last_status = 0, last_error = '', done_at = '' "
+                            "WHERE id = ? AND status = 'dead'");
   }
 
   void run() {
@@ -977,8 +1188,12 @@ class sqlite_storage final : public storage {
             x.result.error = error;
           } else if constexpr (std::is_same_v<T, audit_job>) {
             x.result.reset();
-          } else {
+          } else if constexpr (std::is_same_v<T, probe_job>) {
             x.result = error;
+          } else if constexpr (std::is_same_v<T, timer_job>) {
+            x.result = -1;
+          } else {
+            x.result = false;
           }
         },
         j);
@@ -1206,6 +1421,9 @@ class sqlite_storage final : public storage {
     const auto now = clock::now();
     const std::string received_at = format_utc_ms(now);
     receipt& rec = res.rec;
+    case_record current;
+    case_change change;
+    bool routed = false;
     rec.message_id = m.message_id;
     rec.proceeding_id = m.proceeding_id.empty() ? j.canonical.proceeding_id : m.proceeding_id;
     if (m.case_id.empty()) {
@@ -1221,24 +1439,57 @@ class sqlite_storage final : public storage {
       char id[48];
       std::snprintf(id, sizeof id, "ODR-%04d-%06lld", year, static_cast<long long>(number));
       rec.case_id = id;
+      if (opts_.logic) {
+        change = opts_.logic->on_message(nullptr, rec.case_id, m);
+        if (change.refuse) {
+          res.status = store_status::refused;
+          res.refused = std::move(change.why);
+          j.result = std::move(res);
+          return;  // nothing inserted: the case number is not used
+        }
+        routed = true;
+      }
       st_.insert_case.bind(1, rec.case_id)
           .bind(2, std::int64_t{year})
           .bind(3, number)
           .bind(4, received_at);
       st_.insert_case.run();
       head.next_case = number + 1;
+      if (routed) {
+        st_.set_originator.bind(1, m.sender_party).bind(2, change.facts_json).bind(3, rec.case_id);
+        st_.set_originator.run();
+      }
       if (rec.proceeding_id.empty()) rec.proceeding_id = rec.case_id + "-P1";
     } else {
-      st_.case_exists.bind(1, m.case_id);
-      const bool known = st_.case_exists.step();
-      st_.case_exists.reset();
+      st_.read_case.bind(1, m.case_id);
+      const bool known = st_.read_case.step();
+      if (known) {
+        current.case_id = m.case_id;
+        current.status_json = st_.read_case.str(0);
+        current.originator = st_.read_case.str(1);
+        current.provider = st_.read_case.str(2);
+        current.facts_json = st_.read_case.str(3);
+      }
+      st_.read_case.reset();
       if (!known) {
         res.status = store_status::unknown_case;
         j.result = std::move(res);
         return;
       }
       rec.case_id = m.case_id;
+      // A case stored before the state machine (or by a storage without one) is left alone.
+      if (opts_.logic && !current.status_json.empty()) {
+        change = opts_.logic->on_message(&current, rec.case_id, m);
+        if (change.refuse) {
+          res.status = store_status::refused;
+          res.refused = std::move(change.why);
+          j.result = std::move(res);
+          return;
+        }
+        routed = true;
+      }
     }
+    if (routed && !change.proceeding_id.empty()) rec.proceeding_id = change.proceeding_id;
     rec.receipt_id = j.receipt_id;
     rec.received_at = received_at;
     rec.audit_seq = head.seq + 1;
@@ -1262,6 +1513,7 @@ class sqlite_storage final : public storage {
         .bind(9, rec.audit_seq)
         .bind(10, receipt_json(rec, true));
     st_.insert_message.run();
+    const std::int64_t row = sqlite3_last_insert_rowid(wdb_.get());
 
     for (const std::string* party : std::initializer_list<const std::string*>{
              &m.sender_party, &j.canonical.envelope_sender, &j.canonical.envelope_recipient}) {
@@ -1269,8 +1521,154 @@ class sqlite_storage final : public storage {
       st_.insert_party.bind(1, rec.case_id).bind(2, *party);
       st_.insert_party.run();
     }
+    if (routed) apply_change(head, rec.case_id, change, row, m.message_id, m.message_type, now);
     res.status = store_status::stored;
     j.result = std::move(res);
+  }
+
+  // Writes what the case logic decided: the gateway's own messages (each with its audit record),
+  // the audit records it asked for, the outbox rows and the case's new status. `row`,
+  // `message_id` and `message_type` are the inbound message's (row 0 for a timer).
+  void apply_change(chain_head& head, const std::string& case_id, case_change& change,
+                    std::int64_t row, const std::string& message_id,
+                    const std::string& message_type, clock::time_point now) {
+    const std::string at = format_utc_ms(now);
+    for (auto& e : change.audits)
+      insert_audit(head, at, e.kind, e.partner, e.message_id, case_id,
+                   e.data_json.empty() ? std::string_view("{}") : std::string_view(e.data_json));
+    std::vector<std::int64_t> emitted_rows;
+    for (const auto& em : change.emitted) {
+      std::string data = "{\"messageType\":";
+      data += member_fragment("x", em.message_type).substr(4);
+      if (!em.cause_json.empty()) {
+        data += ",\"cause\":";
+        data += em.cause_json;
+      }
+      data += '}';
+      insert_audit(head, at, "emitted", em.sender_party, em.message_id, case_id, data);
+      receipt r;
+      r.message_id = em.message_id;
+      r.case_id = case_id;
+      r.proceeding_id = em.proceeding_id;
+      r.received_at = at;
+      r.audit_seq = head.seq;
+      r.audit_hash = to_hex(head.hash);
+      const digest body = sha256(em.canonical_json);
+      st_.insert_message.bind(1, em.sender_party)
+          .bind(2, em.message_id)
+          .bind(3, em.message_type)
+          .bind(4, case_id)
+          .bind(5, em.proceeding_id)
+          .bind(6, to_hex(body))
+          .bind(7, em.canonical_json)
+          .bind(8, at)
+          .bind(9, head.seq)
+          .bind(10, receipt_json(r, true));
+      st_.insert_message.run();
+      emitted_rows.push_back(sqlite3_last_insert_rowid(wdb_.get()));
+    }
+    if (!change.provider.empty()) {
+      st_.insert_party.bind(1, case_id).bind(2, change.provider);
+      st_.insert_party.run();
+    }
+    for (const auto& d : change.deliveries) {
+      std::int64_t r = row;
+      std::string mid = message_id, type = message_type;
+      if (d.which == delivery_ref::what::emitted) {
+        if (d.index >= change.emitted.size()) continue;
+        r = emitted_rows[d.index];
+        mid = change.emitted[d.index].message_id;
+        type = change.emitted[d.index].message_type;
+      } else if (d.which == delivery_ref::what::application) {
+        st_.first_application.bind(1, case_id);
+        const bool found = st_.first_application.step();
+        if (found) {
+          r = st_.first_application.int64(0);
+          mid = st_.first_application.str(1);
+          type = st_.first_application.str(2);
+        }
+        st_.first_application.reset();
+        if (!found) continue;
+      }
+      if (r == 0) continue;
+      st_.insert_outbox.bind(1, case_id)
+          .bind(2, d.recipient)
+          .bind(3, r)
+          .bind(4, mid)
+          .bind(5, type)
+          .bind(6, at)
+          .bind(7, at);
+      st_.insert_outbox.run();
+    }
+    st_.update_case.bind(1, change.state).bind(2, change.status_json);
+    if (change.next_due.empty())
+      st_.update_case.bind_null(3);
+    else
+      st_.update_case.bind(3, change.next_due);
+    st_.update_case.bind(4, change.provider).bind(5, case_id);
+    st_.update_case.run();
+  }
+
+  void execute(timer_job& j, chain_head& head) {
+    j.result = 0;
+    if (!opts_.logic) return;
+    const auto now = opts_.logic->now();
+    std::vector<case_record> due;
+    st_.due_cases.bind(1, format_utc_ms(now)).bind(2, static_cast<std::int64_t>(j.limit));
+    while (st_.due_cases.step())
+      due.push_back({st_.due_cases.str(0), st_.due_cases.str(1), st_.due_cases.str(2),
+                     st_.due_cases.str(3), st_.due_cases.str(4)});
+    st_.due_cases.reset();
+    for (const auto& c : due) {
+      if (c.status_json.empty()) continue;
+      case_change change = opts_.logic->on_timers(c);
+      if (change.refuse) continue;
+      // Records and outbox rows carry real time (the case clock may run faster).
+      apply_change(head, c.case_id, change, 0, {}, {}, clock::now());
+      j.result++;
+    }
+  }
+
+  void execute(delivery_job& j, chain_head& head) {
+    j.result = false;
+    st_.outbox_row.bind(1, j.a.outbox_id);
+    if (!st_.outbox_row.step()) {
+      st_.outbox_row.reset();
+      return;
+    }
+    const std::string case_id = st_.outbox_row.str(0), recipient = st_.outbox_row.str(1),
+                      message_id = st_.outbox_row.str(2);
+    st_.outbox_row.reset();
+    const std::string at = format_utc_ms(clock::now());
+    const std::string status = j.a.outcome == "retry" ? "pending" : j.a.outcome;
+    st_.update_outbox.bind(1, status)
+        .bind(2, j.a.outcome == "retry" ? j.a.next_attempt_at : at)
+        .bind(3, std::int64_t{j.a.http_status})
+        .bind(4, j.a.error)
+        .bind(5, j.a.outcome == "retry" ? std::string() : at)
+        .bind(6, j.a.outbox_id);
+    st_.update_outbox.run();
+    if (sqlite3_changes(wdb_.get()) == 0) return;  // not pending any more (retried elsewhere)
+    insert_audit(head, at, "delivery", recipient, message_id, case_id, j.a.audit_json);
+    j.result = true;
+  }
+
+  void execute(retry_job& j, chain_head& head) {
+    j.result = false;
+    const std::string at = format_utc_ms(clock::now());
+    st_.retry_outbox.bind(1, at).bind(2, j.id);
+    st_.retry_outbox.run();
+    if (sqlite3_changes(wdb_.get()) == 0) return;
+    st_.outbox_row.bind(1, j.id);
+    st_.outbox_row.step();
+    const std::string case_id = st_.outbox_row.str(0), recipient = st_.outbox_row.str(1),
+                      message_id = st_.outbox_row.str(2);
+    st_.outbox_row.reset();
+    std::string data = "{\"outboxId\":" + std::to_string(j.id) + ",\"by\":";
+    data += member_fragment("x", j.by).substr(4);
+    data += '}';
+    insert_audit(head, at, "outbox-retry", recipient, message_id, case_id, data);
+    j.result = true;
   }
 
   // ---- readers ----

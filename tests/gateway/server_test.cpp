@@ -45,6 +45,22 @@ std::string application(int n) {
   return schemas::to_json_string(d);
 }
 
+// Leaves only the messages partners sent in a case view (the gateway's own events, sender
+// "odrgw", removed); returns the gateway's message types in order.
+std::vector<std::string> drop_gateway_messages(rapidjson::Document& view) {
+  std::vector<std::string> types;
+  auto& ms = view["messages"];
+  for (auto it = ms.Begin(); it != ms.End();) {
+    if (std::string_view((*it)["sender"].GetString()) == "odrgw") {
+      types.emplace_back((*it)["messageType"].GetString());
+      it = ms.Erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return types;
+}
+
 int run_cli(const std::string& args) {
   const int st = std::system((std::string(ODRGW_CLI) + " " + args + " >/dev/null 2>&1").c_str());
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -232,7 +248,14 @@ TEST_F(Gateway, CasesAreVisibleToPartiesAndAuditorsOnly) {
   const std::string case_id = parse(r.body)["caseId"].GetString();
   const auto mine = get("/v1/cases/" + case_id, platform_key);
   ASSERT_EQ(mine.status, 200) << mine.body;
-  const auto view = parse(mine.body);
+  auto view = parse(mine.body);
+  // The state machine filed the case at T1: the gateway announced the stage and the acceptance
+  // deadline; the platform has not accepted yet.
+  EXPECT_STREQ(view["state"].GetString(), "filed");
+  const auto events = drop_gateway_messages(view);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0], "stage.changed");
+  EXPECT_EQ(events[1], "deadline.notice");
   EXPECT_EQ(view["messages"].Size(), 1u);
   const std::string name =
       parse(example("valid/dispute.application.json"))["payload"]["complainant"]["name"]
@@ -319,7 +342,8 @@ TEST_F(Gateway, MappingDialectPartnersPostInTheirOwnShape) {
   auto r = post(slurp(examples / "complaint.json"), desk_key);
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string case_id = parse(r.body)["caseId"].GetString();
-  const auto view = parse(get("/v1/cases/" + case_id, desk_key).body);
+  auto view = parse(get("/v1/cases/" + case_id, desk_key).body);
+  drop_gateway_messages(view);
   ASSERT_EQ(view["messages"].Size(), 1u);
   EXPECT_STREQ(view["messages"][0]["message"]["senderCaseRef"].GetString(), "HD-2026-00417");
   // A code the mapping cannot carry: 422 naming the ticket's field and the mapping rule.
@@ -381,7 +405,11 @@ TEST_F(Gateway, PayPalPartnerFilesAndReadsResultsInItsOwnShape) {
   std::tie(st, body) = make_offer("make-offer.json", "?operation=make-offer", "req-2");
   ASSERT_EQ(st, 422) << body;
   EXPECT_STREQ(parse(body)["errors"][0]["rule"].GetString(), "context-required");
-  const auto view = parse(get("/v1/cases/" + case_id, paypal_key).body);
+  auto view = parse(get("/v1/cases/" + case_id, paypal_key).body);
+  // PayPal filed at its own desk (T1): filing was its acceptance, so the offer was allowed.
+  EXPECT_STREQ(view["state"].GetString(), "negotiation");
+  const auto events = drop_gateway_messages(view);
+  EXPECT_NE(std::find(events.begin(), events.end(), "dispute.acceptance"), events.end());
   ASSERT_EQ(view["messages"].Size(), 2u);
   EXPECT_STREQ(view["messages"][1]["message"]["messageType"].GetString(), "negotiation.offer");
   // The offer goes back to PayPal as a make-offer body, in its own shape.
@@ -401,24 +429,33 @@ TEST_F(Gateway, PayPalPartnerFilesAndReadsResultsInItsOwnShape) {
   r = post(schemas::to_json_string(app));
   ASSERT_EQ(r.status, 202) << r.body;
   const std::string case2 = parse(r.body)["caseId"].GetString();
+  // The platform runs T1: it accepts the case, then notifies its outcome.
+  auto acc = parse(example("valid/dispute.acceptance.json"));
+  acc["caseId"].SetString(case2.c_str(), acc.GetAllocator());
+  acc["payload"].RemoveMember("proceedingId");
+  r = post(schemas::to_json_string(acc));
+  ASSERT_EQ(r.status, 202) << r.body;
   auto outcome = parse(example("valid/outcome.notification.json"));
   outcome["caseId"].SetString(case2.c_str(), outcome.GetAllocator());
   outcome["recipient"]["partyId"].SetString("paypal", outcome.GetAllocator());
   outcome["recipient"]["role"].SetString("platform", outcome.GetAllocator());
   outcome["payload"]["tier"].SetString("T1", outcome.GetAllocator());
+  outcome["payload"]["appealTo"].SetString("T2", outcome.GetAllocator());  // the route from T1
   outcome.RemoveMember("proceedingId");
   r = post(schemas::to_json_string(outcome));
   ASSERT_EQ(r.status, 202) << r.body;
-  const auto view2 = parse(get("/v1/cases/" + case2, paypal_key).body);
-  ASSERT_EQ(view2["messages"].Size(), 2u);
+  auto view2 = parse(get("/v1/cases/" + case2, paypal_key).body);
+  EXPECT_STREQ(view2["state"].GetString(), "outcome-notified");
+  drop_gateway_messages(view2);
+  ASSERT_EQ(view2["messages"].Size(), 3u);
   EXPECT_TRUE(view2["messages"][0]["inDialect"].HasMember("unavailable"));  // an application
-  const auto& resolved = view2["messages"][1]["inDialect"];
+  const auto& resolved = view2["messages"][2]["inDialect"];
   ASSERT_TRUE(resolved.HasMember("body")) << schemas::to_json_string(resolved);
   EXPECT_STREQ(resolved["body"]["dispute_id"].GetString(), "PP-D-7F9A1");
   EXPECT_STREQ(resolved["body"]["status"].GetString(), "RESOLVED");
   // Canonical partners see no dialect rendering.
   EXPECT_FALSE(
-      parse(get("/v1/cases/" + case2, platform_key).body)["messages"][1].HasMember("inDialect"));
+      parse(get("/v1/cases/" + case2, platform_key).body)["messages"][2].HasMember("inDialect"));
 }
 
 TEST_F(Gateway, RefusedMessagesAreAuditedUnderTheirIds) {

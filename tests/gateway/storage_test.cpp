@@ -409,7 +409,7 @@ TEST(Storage, DatabaseSettingsAndAppendOnlyTriggers) {
   raw_db raw(dir.db());
   EXPECT_EQ(raw.integer("PRAGMA page_size"), 16384);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.text("SELECT value FROM meta WHERE key = 'schema_version'"), "1");
+  EXPECT_EQ(raw.text("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
   EXPECT_NE(raw.exec("UPDATE audit SET kind = 'x' WHERE seq = 1").find("append-only"),
             std::string::npos);
   EXPECT_NE(raw.exec("DELETE FROM audit WHERE seq = 1").find("append-only"), std::string::npos);

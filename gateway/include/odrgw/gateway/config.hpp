@@ -28,7 +28,21 @@ struct partner_config {
   std::string dialect;             // adapter id, e.g. canonical-json
   std::string api_key_sha256;      // lower-case hex; empty: no API key
   std::string client_cert_sha256;  // lower-case hex of the DER certificate; empty: no mTLS
-  std::string callback_url;        // may be empty
+  std::string callback_url;        // where the gateway delivers this partner's messages; may be
+                                   // empty (the partner then polls GET /v1/cases/{caseId})
+  std::string callback_secret;     // HMAC secret for ODR-Signature (callback_secret_file); may
+                                   // be empty (deliveries then go unsigned: a warning)
+};
+
+// Delivery workers (the outbox, docs/operations.md).
+struct delivery_config {
+  unsigned workers = 4;
+  unsigned max_attempts = 8;  // then the delivery is dead (odrgw outbox retry)
+  unsigned backoff_initial_ms = 1000;
+  unsigned backoff_max_ms = 300000;
+  unsigned per_partner_concurrency = 2;
+  unsigned timeout_ms = 10000;
+  std::string ca_file;  // PEM bundle for https receivers; empty: the system's
 };
 
 struct tls_config {
@@ -53,10 +67,13 @@ struct config {
   unsigned threads = 0;  // 0: one per core
   std::vector<partner_config> partners;
   std::string pii_key_file = "./var/pii.key";
-  std::string adapter_dir;    // mapping-file dialects; empty: built-in adapters only
-  routing_config routing;     // which provider receives an escalation
-  routing::policy deadlines;  // deadline durations (routing.deadlines)
-  std::string source;         // the file it came from, or "(defaults)"
+  std::string adapter_dir;            // mapping-file dialects; empty: built-in adapters only
+  routing_config routing;             // which provider receives an escalation
+  routing::policy deadlines;          // deadline durations (routing.deadlines)
+  double clock_scale = 1;             // routing.clock_scale: > 1 runs the case clock faster (demos)
+  unsigned timer_interval_ms = 1000;  // how often due timers are looked for
+  delivery_config delivery;
+  std::string source;  // the file it came from, or "(defaults)"
   // Legal but probably unintended (plain HTTP off loopback, an unusable credential): the server
   // prints these at start-up.
   std::vector<std::string> warnings;

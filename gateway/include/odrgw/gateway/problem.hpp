@@ -14,6 +14,9 @@ struct problem {
   std::string detail;  // this occurrence
   std::vector<schemas::issue> errors;  // where and which rule, for validation problems
   bool truncated = false;
+  // Extension members of a state conflict (409): the case's state and what it allows now.
+  std::string state;
+  std::vector<std::string> allowed;
 };
 
 // A failed validation: 400 when the document could not be read, 422 when it broke schema rules.

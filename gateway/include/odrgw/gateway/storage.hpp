@@ -6,6 +6,7 @@
 // one transaction, commits it durably (the WAL fsynced, as synchronous=FULL would, by a syncer
 // thread that overlaps the next batch), and only then completes each submission. A 2xx receipt
 // is therefore never sent for data that is not on disk.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -57,6 +58,9 @@ struct inbound_message {
   std::optional<canonical_parts> canonical;
   std::string audit_json;  // what the audit record holds about the request (JSON object):
                            // method, target, partner, headers without secrets, verdict
+  // The message in clear, for the case logic (never stored: canonical/canonical_json are what is
+  // stored). May be null when the storage has no case logic.
+  std::shared_ptr<const rapidjson::Document> plain;
 };
 
 struct receipt {
@@ -74,13 +78,26 @@ enum class store_status {
   replay,        // same sender + messageId + body: `rec` is the original receipt, nothing written
   conflict,      // same sender + messageId, different body: nothing written
   unknown_case,  // caseId given but no such case: nothing written
+  refused,       // the case logic refused it (the case's state does not allow it): nothing
+                 // written; `refusal` says why and what is allowed
   failed,        // storage error: nothing acknowledged (`error` says why)
+};
+
+// Why the case logic refused a message, for the 409 problem+json.
+struct refusal {
+  int status = 409;
+  std::string type = "state-conflict";  // problem type slug
+  std::string title = "Not allowed in the case's state";
+  std::string detail;
+  std::string state;                     // the case's state
+  std::vector<std::string> allowed_now;  // "type (by roles)"
 };
 
 struct store_result {
   store_status status = store_status::failed;
   receipt rec;
   std::string error;
+  refusal refused;  // when status == refused
 };
 
 // One audit record to append outside a message store (a rejected request, a response, later a
@@ -112,7 +129,10 @@ struct case_message {
 struct case_view {
   std::string case_id;
   std::string created_at;
-  std::string state;                 // "filed" until routing (later issue) moves it
+  std::string state;                 // the case state (v1 CaseState)
+  std::string status_json;           // routing::case_status JSON; empty for a case without one
+  std::string originator;            // the partner that filed the case
+  std::string provider;              // the external provider the case is routed to, or ""
   std::vector<std::string> parties;  // partner ids that sent or received messages of the case
   std::vector<case_message> messages;
 };
@@ -131,6 +151,109 @@ struct storage_stats {
   std::uint64_t failed_batches = 0;  // batches whose transaction failed (every job got `failed`)
   std::uint64_t largest_batch = 0;   // most jobs seen in one commit
   std::uint64_t checkpoints = 0;     // WAL checkpoint passes run (background and tail)
+};
+
+// ---- the case logic: the state machine, run inside the writer's transaction
+// ----------------------
+//
+// Storage knows nothing of tiers or routes: it asks the case logic (gateway/src/case_logic.cpp)
+// what a message or an expired timer does to a case, in the same transaction that stores the
+// message, so two messages on one case are judged one after the other against the state each
+// left, and the case change, the messages the gateway emits, the outbox rows and the audit records
+// commit together or not at all.
+
+// A case as the logic sees it.
+struct case_record {
+  std::string case_id;
+  std::string status_json;  // routing::case_status JSON ("" for a case stored without logic)
+  std::string originator;   // the partner that filed it
+  std::string provider;     // the external provider it is routed to, or ""
+  std::string facts_json;   // what routing rules look at (routing_facts), kept from the filing
+};
+
+// Which message a delivery carries.
+struct delivery_ref {
+  enum class what : std::uint8_t {
+    this_message,  // the inbound message being stored
+    emitted,       // emitted[index]
+    application,   // the case's first dispute.application (a new provider needs the file)
+  } which = what::this_message;
+  std::size_t index = 0;
+  std::string recipient;  // partner id
+};
+
+// A message the gateway itself emits (stage.changed, deadline.notice, outcome.notification of a
+// lapse, case.closure): complete v1 JSON with its caseId, personal data already sealed.
+struct emitted_message {
+  std::string sender_party = "odrgw";  // the gateway's party id
+  std::string message_id;
+  std::string message_type;
+  std::string proceeding_id;
+  std::string canonical_json;
+  std::string cause_json;  // what caused it, for its audit record (JSON object)
+};
+
+struct case_change {
+  bool refuse = false;
+  refusal why;                // when refuse
+  std::string status_json;    // the case's new status
+  std::string state;          // its v1 CaseState
+  std::string next_due;       // when its next timer is due (RFC 3339 UTC), "" none
+  std::string provider;       // the provider it is routed to now ("" none)
+  std::string facts_json;     // set on a new case
+  std::string proceeding_id;  // the proceeding the message belongs to (for the receipt)
+  std::vector<emitted_message> emitted;
+  std::vector<delivery_ref> deliveries;  // in delivery order
+  std::vector<audit_entry> audits;       // e.g. the routing decision (case_id filled in by storage)
+};
+
+class case_logic {
+ public:
+  virtual ~case_logic() = default;
+  // `current` is null for a new case (a dispute.application); `m.plain` is the message in clear.
+  // Runs on the writer thread: no I/O, no blocking.
+  virtual case_change on_message(const case_record* current, const std::string& case_id,
+                                 const inbound_message& m) const = 0;
+  // The case's timers that are due, fired.
+  virtual case_change on_timers(const case_record& current) const = 0;
+  // The clock the logic and the timers use (injectable for tests and demos).
+  virtual std::chrono::system_clock::time_point now() const = 0;
+};
+
+// ---- the outbox ------------------------------------------------------------------------------
+
+struct outbox_item {
+  std::int64_t id = 0;
+  std::string case_id;
+  std::string recipient;  // partner id
+  std::string message_id;
+  std::string message_type;
+  std::string sender_party;    // who sent the message ("odrgw" for the gateway's own)
+  std::string canonical_json;  // the message as stored (personal data sealed)
+  std::string created_at;
+  std::string status;  // pending | delivered | dead
+  int attempts = 0;
+  std::string next_attempt_at;
+  int last_status = 0;     // the receiver's last HTTP status, 0 none
+  std::string last_error;  // the last failure, in words
+  std::string done_at;     // when delivered or declared dead
+};
+
+// The result of one delivery attempt, recorded with its audit record in one transaction.
+struct delivery_attempt {
+  std::int64_t outbox_id = 0;
+  std::string outcome;  // delivered | retry | dead
+  int http_status = 0;
+  std::string error;
+  std::string next_attempt_at;  // when outcome == retry
+  std::string audit_json;       // the audit record's data (JSON object)
+};
+
+struct outbox_filter {
+  std::string status;  // "" all
+  std::string case_id;
+  std::string recipient;
+  std::size_t limit = 100;
 };
 
 class storage {
@@ -159,11 +282,36 @@ class storage {
   // once (on the caller's thread) as `failed` / nullopt.
   virtual void close() = 0;
   virtual storage_stats stats() const { return {}; }
+
+  // ---- timers and the outbox (need the case logic) ----
+
+  // Fires the timers due at the logic's now(), up to `limit` cases; `done` gets how many cases
+  // changed (or -1 when the transaction failed).
+  virtual void fire_timers(std::size_t limit, std::function<void(int)> done) = 0;
+  int fire_timers_sync(std::size_t limit = 64);
+  // The pending deliveries due at `now` (RFC 3339), oldest first, at most one per (recipient,
+  // case) at a time: a receiver gets a case's messages in order.
+  virtual std::vector<outbox_item> due_deliveries(const std::string& now, std::size_t limit) = 0;
+  // Records an attempt's result and its audit record; `done(false)` when it did not commit.
+  virtual void record_delivery(delivery_attempt a, std::function<void(bool)> done) = 0;
+  bool record_delivery_sync(delivery_attempt a);
+  virtual std::vector<outbox_item> list_outbox(const outbox_filter& f) = 0;
+  virtual std::optional<outbox_item> get_outbox(std::int64_t id) = 0;
+  // A dead delivery back to pending, due now, with its attempt count reset (audited). False when
+  // no such item is dead.
+  virtual bool retry_outbox(std::int64_t id, const std::string& by) = 0;
 };
 
 struct sqlite_options {
+  sqlite_options() = default;
+  // NOLINTNEXTLINE(google-explicit-constructor): open_sqlite({path}) reads well
+  sqlite_options(std::string p, std::size_t batch = 128,
+                 std::shared_ptr<const case_logic> l = nullptr)
+      : path(std::move(p)), max_batch(batch), logic(std::move(l)) {}
   std::string path;             // created with its directory if missing
   std::size_t max_batch = 128;  // messages per group commit
+  // The case logic; null: messages are stored without a state machine (tools and storage tests).
+  std::shared_ptr<const case_logic> logic;
 };
 
 // Opens (and migrates) the SQLite database. Throws std::runtime_error with a clear message.
