@@ -38,6 +38,7 @@ command add_mock_provider(CLI::App& root, const global_options& g);
 command add_callback(CLI::App& root, const global_options& g);
 command add_conformance(CLI::App& root, const global_options& g);
 command add_serve(CLI::App& root, const global_options& g);
+command add_outbox(CLI::App& root, const global_options& g);
 command add_audit(CLI::App& root, const global_options& g);
 
 }  // namespace odrgw::tools

@@ -1,4 +1,7 @@
 // odrgw serve / odrgw audit: the gateway and the auditor's tools.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include <odrgw/adapters/adapter.hpp>
@@ -121,6 +124,123 @@ command add_audit(CLI::App& root, const global_options&) {
       return exit_ok;
     } catch (const std::exception& e) {
       std::cerr << "odrgw audit: " << e.what() << "\n";
+      return exit_usage;
+    }
+  };
+  return {app, run};
+}
+
+command add_outbox(CLI::App& root, const global_options&) {
+  struct outbox_args {
+    std::string db;
+    std::string status, case_id, recipient;
+    std::size_t limit = 100;
+    bool json = false;
+    std::int64_t id = 0;
+    std::string by;
+  };
+  auto args = std::make_shared<outbox_args>();
+  CLI::App* app = root.add_subcommand(
+      "outbox",
+      "Inspect the deliveries the gateway owes partners, and put dead ones back in the queue.\n"
+      "Works on the database of a running gateway too (SQLite WAL); docs/operations.md.");
+  app->require_subcommand(1);
+  CLI::App* list = app->add_subcommand("list", "One line per delivery, oldest first");
+  list->add_option("--db", args->db, "The gateway's SQLite database")->required();
+  list->add_option("--status", args->status, "pending, delivered or dead")
+      ->check(CLI::IsMember({"pending", "delivered", "dead"}));
+  list->add_option("--case", args->case_id, "Only this case's deliveries");
+  list->add_option("--recipient", args->recipient, "Only deliveries to this partner");
+  list->add_option("--limit", args->limit, "At most this many (default 100)");
+  list->add_flag("--json", args->json, "JSON lines instead of a table");
+  CLI::App* show = app->add_subcommand("show", "One delivery in full, with its message");
+  show->add_option("--db", args->db, "The gateway's SQLite database")->required();
+  show->add_option("id", args->id, "The delivery's id (from list)")->required();
+  CLI::App* retry = app->add_subcommand(
+      "retry", "Put a dead delivery back in the queue, due now, its attempts reset (audited)");
+  retry->add_option("--db", args->db, "The gateway's SQLite database")->required();
+  retry->add_option("id", args->id, "The delivery's id (from list --status dead)")->required();
+  retry->add_option("--by", args->by, "Who asks (recorded in the audit log; default $USER)");
+
+  auto to_json = [](const gateway::outbox_item& it, bool with_message) {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    auto str = [&](const std::string& s) {
+      return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
+    };
+    d.AddMember("id", static_cast<std::int64_t>(it.id), a);
+    d.AddMember("status", str(it.status), a);
+    d.AddMember("recipient", str(it.recipient), a);
+    d.AddMember("caseId", str(it.case_id), a);
+    d.AddMember("messageId", str(it.message_id), a);
+    d.AddMember("messageType", str(it.message_type), a);
+    d.AddMember("sender", str(it.sender_party), a);
+    d.AddMember("attempts", it.attempts, a);
+    d.AddMember("createdAt", str(it.created_at), a);
+    d.AddMember("nextAttemptAt", str(it.next_attempt_at), a);
+    d.AddMember("lastStatus", it.last_status, a);
+    d.AddMember("lastError", str(it.last_error), a);
+    d.AddMember("doneAt", str(it.done_at), a);
+    if (with_message) {
+      // As stored: personal data sealed (the gateway opens it only for the recipient).
+      rapidjson::Document m;
+      schemas::json_error err;
+      if (schemas::parse_json(it.canonical_json, m, schemas::json_limits{}, err))
+        d.AddMember("message", rapidjson::Value(m, a), a);
+    }
+    return schemas::to_json_string(d);
+  };
+  auto run = [args, list, show, retry, to_json]() -> int {
+    try {
+      if (!std::filesystem::exists(args->db)) {
+        std::cerr << "odrgw outbox: no database at " << args->db << "\n";
+        return exit_usage;
+      }
+      auto st = gateway::open_sqlite({args->db});
+      if (list->parsed()) {
+        const auto items = st->list_outbox({args->status, args->case_id, args->recipient,
+                                            args->limit});
+        if (args->json) {
+          for (const auto& it : items) std::cout << to_json(it, false) << "\n";
+        } else {
+          std::cout << "ID      STATUS     ATTEMPTS  RECIPIENT             CASE              "
+                       "TYPE                         LAST\n";
+          for (const auto& it : items) {
+            char line[512];
+            std::snprintf(line, sizeof line, "%-7lld %-10s %-9d %-21s %-17s %-28s %s",
+                          static_cast<long long>(it.id), it.status.c_str(), it.attempts,
+                          it.recipient.c_str(), it.case_id.c_str(), it.message_type.c_str(),
+                          it.last_error.empty()
+                              ? (it.last_status ? std::to_string(it.last_status).c_str() : "-")
+                              : it.last_error.c_str());
+            std::cout << line << "\n";
+          }
+        }
+        return exit_ok;
+      }
+      if (show->parsed()) {
+        const auto it = st->get_outbox(args->id);
+        if (!it) {
+          std::cerr << "odrgw outbox: no delivery " << args->id << "\n";
+          return exit_invalid;
+        }
+        std::cout << to_json(*it, true) << "\n";
+        return exit_ok;
+      }
+      (void)retry;
+      std::string by = args->by;
+      if (by.empty()) {
+        const char* user = std::getenv("USER");
+        by = user != nullptr ? user : "odrgw outbox retry";
+      }
+      if (!st->retry_outbox(args->id, by)) {
+        std::cerr << "odrgw outbox: delivery " << args->id << " is not dead (or does not exist)\n";
+        return exit_invalid;
+      }
+      std::cout << "delivery " << args->id << " queued again\n";
+      return exit_ok;
+    } catch (const std::exception& e) {
+      std::cerr << "odrgw outbox: " << e.what() << "\n";
       return exit_usage;
     }
   };
