@@ -198,8 +198,8 @@ command add_outbox(CLI::App& root, const global_options&) {
       }
       auto st = gateway::open_sqlite({args->db});
       if (list->parsed()) {
-        const auto items = st->list_outbox({args->status, args->case_id, args->recipient,
-                                            args->limit});
+        const auto items =
+            st->list_outbox({args->status, args->case_id, args->recipient, args->limit});
         if (args->json) {
           for (const auto& it : items) std::cout << to_json(it, false) << "\n";
         } else {

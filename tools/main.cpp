@@ -19,10 +19,11 @@ int main(int argc, char** argv) {
   app.add_option("--schema-dir", g.schema_dir,
                  "Use DIR/odr-interchange-v1.json instead of the embedded v1 schemas "
                  "(env ODRGW_SCHEMA_DIR)");
-  std::vector<command> commands = {
-      add_serve(app, g),         add_validate(app, g), add_translate(app, g),
-      add_schemas(app, g),       add_adapters(app, g), add_audit(app, g),
-      add_mock_provider(app, g), add_callback(app, g), add_conformance(app, g), add_outbox(app, g)};
+  std::vector<command> commands = {add_serve(app, g),         add_validate(app, g),
+                                   add_translate(app, g),     add_schemas(app, g),
+                                   add_adapters(app, g),      add_audit(app, g),
+                                   add_mock_provider(app, g), add_callback(app, g),
+                                   add_conformance(app, g),   add_outbox(app, g)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -48,10 +48,9 @@ std::string external_application(int n) {
 }
 
 int run_cli(const std::string& args, std::string* out = nullptr) {
-  const std::string file = (fs::temp_directory_path() / ("odrgw-cli-" + std::to_string(getpid())))
-                               .string();
-  const int st =
-      std::system((std::string(ODRGW_CLI) + " " + args + " >" + file + " 2>&1").c_str());
+  const std::string file =
+      (fs::temp_directory_path() / ("odrgw-cli-" + std::to_string(getpid()))).string();
+  const int st = std::system((std::string(ODRGW_CLI) + " " + args + " >" + file + " 2>&1").c_str());
   if (out != nullptr) *out = slurp(file);
   fs::remove(file);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -85,8 +84,8 @@ class Delivery : public ::testing::Test {
         << "threads: 2\n"
         << "storage: { sqlite: " << (dir.path / "odrgw.db").string() << " }\n"
         << "audit: { pii_key_file: " << (dir.path / "pii.key").string() << " }\n"
-        << "delivery: { backoff_initial_ms: 50, backoff_max_ms: 200, max_attempts: "
-        << max_attempts << ", timeout_ms: 2000 }\n"
+        << "delivery: { backoff_initial_ms: 50, backoff_max_ms: 200, max_attempts: " << max_attempts
+        << ", timeout_ms: 2000 }\n"
         << "routing: { default_provider: odr-body }\n"
         << "partners:\n"
         << "  - { id: platform-gb, role: platform, dialect: canonical-json, api_key_sha256: "
@@ -143,8 +142,7 @@ TEST_F(Delivery, EscalationReachesTheProviderAndItsResultComesBackSigned) {
     EXPECT_EQ(header(got, "odr-case-id"), case_id);
     EXPECT_EQ(header(got, "content-type"), "application/xml");
     if (header(got, "odr-message-id") == app_id) {
-      EXPECT_NE(got.body.find("<messageType>dispute.application</messageType>"),
-                std::string::npos)
+      EXPECT_NE(got.body.find("<messageType>dispute.application</messageType>"), std::string::npos)
           << got.body;
       // The recipient is a party's forum: it gets the personal data in clear.
       EXPECT_NE(got.body.find("Anna Schmidt"), std::string::npos);
