@@ -549,6 +549,68 @@ TEST_F(MockProviderDialect, FollowsTheCaseStateMachine) {
   EXPECT_EQ(recipients[4], "platform-gb");  // the escalation's sender
 }
 
+TEST_F(MockProviderDialect, SkipsResultsTheDialectCannotCarry) {
+  // A mapping dialect written here: it reads escalations (the caseId from the delivery's
+  // ODR-Case-Id header) and can carry none of the results an escalation to T4 gets.
+  const auto dialects = dir.path / "dialects";
+  fs::create_directories(dialects / "escalation-only-v1");
+  std::ofstream(dialects / "escalation-only-v1/esc.schema.json")
+      << R"({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+             "required": ["t"], "properties": {"t": {"type": "string"}}})";
+  std::ofstream(dialects / "escalation-only-v1/dialect.yaml") << R"(dialect: escalation-only-v1
+encoding: json
+description: reads escalations only (a mock-provider test)
+schema: esc.schema.json
+envelope:
+  - {canonical: /messageId, source: /id, context: message_id}
+  - {canonical: /specVersion, const: "1.0"}
+  - {canonical: /caseId, source: /case, context: case_id}
+  - {canonical: /sender/partyId, source: /from, required: true}
+  - {canonical: /sender/role, source: /role, required: true}
+  - {canonical: /recipient/partyId, context: partner_id}
+  - {canonical: /recipient/role, context: partner_role}
+  - {canonical: /sentAt, source: /sent, context: received_at, required: true}
+messages:
+  - type: escalation.request
+    direction: in
+    match: {source: /t, value: escalate}
+    fields:
+      - {canonical: /payload/requestedBy, source: /by, required: true}
+      - {canonical: /payload/fromTier, source: /fromTier, required: true}
+      - {canonical: /payload/toTier, source: /toTier, required: true}
+      - {canonical: /payload/reasonCode, source: /code, required: true}
+      - {canonical: /payload/reason, source: /why}
+)";
+  start_mock({"--dialect", "escalation-only-v1", "--adapter-dir", dialects.string()});
+  const std::string id = "7a2d3b8f-0000-4000-8000-000000000010";
+  const std::string body =
+      R"({"t": "escalate", "id": ")" + id +
+      R"(", "from": "consumer-4711", "role": "consumer", "sent": "2026-10-09T20:11:37Z",
+          "by": "consumer", "fromTier": "T3", "toTier": "T4", "code": "negotiation-failed",
+          "why": "No agreement."})";
+  const auto r =
+      deliver(mock->port(), body, "application/json",
+              {{"Idempotency-Key", id}, {"ODR-Message-Id", id}, {"ODR-Case-Id", case_id}});
+  ASSERT_EQ(r.status, 202) << r.body;
+  rapidjson::Document log;
+  for (int i = 0; i < 200; ++i) {
+    log = mock_log();
+    if (log["skipped"].Size() >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(log["skipped"].Size(), 2u) << slurp(dir.path / "mock.log");
+  EXPECT_STREQ(log["skipped"][0]["messageType"].GetString(), "mediation.neutral-appointed");
+  EXPECT_STREQ(log["skipped"][1]["messageType"].GetString(), "mediation.proposal");
+  EXPECT_STREQ(log["skipped"][0]["inReplyTo"].GetString(), id.c_str());
+  EXPECT_NE(std::string(log["skipped"][0]["reason"].GetString()).find("cannot carry"),
+            std::string::npos);
+  ASSERT_EQ(log["received"].Size(), 1u);
+  EXPECT_EQ(log["received"][0]["caseId"].GetString(), case_id);  // from ODR-Case-Id
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));   // > --delay-ms
+  EXPECT_EQ(mock_log()["sent"].Size(), 0u);
+  EXPECT_TRUE(rcv->wait_for(0).empty());
+}
+
 TEST_F(MockProviderDialect, UnknownDialectIsAUsageErrorNamingTheKnownOnes) {
   const auto out = dir.path / "err.txt";
   const int st = std::system((std::string(ODRGW_CLI) + " mock-provider --dialect nope-v9 2>" +
