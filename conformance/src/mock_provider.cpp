@@ -395,7 +395,8 @@ struct mock_provider::impl {
     if (dialect->from_canonical(d, ctx, o.body, r)) return o;
     const auto& e = r.errors.empty() ? schemas::issue{} : r.errors.front();
     const auto types = dialect->outbound_types();
-    const bool cannot = e.rule == "no-counterpart" || e.rule.starts_with("mapping:/messages") ||
+    const bool cannot = e.rule == "no-counterpart" ||
+                        (e.location == "/messageType" && e.rule.starts_with("mapping:/messages")) ||
                         std::find(types.begin(), types.end(), o.type) == types.end();
     std::string reason = cannot ? "dialect " + opts.dialect + " cannot carry a " + o.type
                                 : "does not render in " + opts.dialect + ": " + e.location + ": " +
