@@ -1,5 +1,6 @@
 // odrgw mock-provider: a real HTTP server behaving like an external ODR provider.
 #include <iostream>
+#include <optional>
 
 #include <odrgw/conformance/mock_provider.hpp>
 #include <odrgw/gateway/config.hpp>
@@ -20,6 +21,9 @@ struct mock_args {
   unsigned slow_ms = 5000;
   double fail_rate = 0.3;
   std::string ca_file;
+  std::string dialect = "canonical-json";
+  std::string adapter_dir;
+  std::string secret_file;
 };
 
 int run_mock(const mock_args& args, const global_options& g) {
@@ -54,15 +58,35 @@ int run_mock(const mock_args& args, const global_options& g) {
   o.slow = std::chrono::milliseconds(args.slow_ms);
   o.fail_rate = args.fail_rate;
   o.ca_file = args.ca_file;
+  o.dialect = args.dialect;
+  o.adapter_dir = args.adapter_dir;
+  if (!args.secret_file.empty()) {
+    auto s = read_input(args.secret_file, 4096);
+    if (!s) return exit_usage;
+    o.secret = *s;
+    while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r'))
+      o.secret.pop_back();
+    if (o.secret.empty()) {
+      std::cerr << "odrgw mock-provider: --secret-file " << args.secret_file << " is empty\n";
+      return exit_usage;
+    }
+  }
+  std::optional<conformance::mock_provider> mock;
   try {
-    conformance::mock_provider mock(o, load_schema_set(g));
-    const std::string where = mock.bind();
-    std::cerr << "odrgw mock-provider: mode " << args.mode
+    mock.emplace(o, load_schema_set(g));
+  } catch (const std::exception& e) {  // an unknown dialect, a broken --adapter-dir
+    std::cerr << "odrgw mock-provider: " << e.what() << "\n";
+    return exit_usage;
+  }
+  try {
+    const std::string where = mock->bind();
+    std::cerr << "odrgw mock-provider: mode " << args.mode << ", dialect " << o.dialect
+              << (o.secret.empty() ? "" : ", signatures required")
               << (o.gateway_url.empty() ? ", results are not sent (no --gateway)"
                                         : ", results go to " + o.gateway_url)
               << "\n";
     std::cout << "listening on " << where << std::endl;
-    mock.run();
+    mock->run();
     return exit_ok;
   } catch (const std::exception& e) {
     std::cerr << "odrgw mock-provider: " << e.what() << "\n";
@@ -81,6 +105,8 @@ command add_mock_provider(CLI::App& root, const global_options& g) {
       "same receipt; invalid: 422 problem+json) and, after --delay-ms, posts results to the\n"
       "gateway's /v1/messages as an odr-provider: an acceptance for an application or appeal,\n"
       "a neutral's appointment and a proposal for an escalation to T4, an award for T5.\n"
+      "With --dialect it reads and answers in any adapter's dialect (mapping dialects from\n"
+      "--adapter-dir); with --secret-file every POST needs a valid ODR-Signature (else 401).\n"
       "GET /mock/log shows what it received and sent. Prints `listening on HOST:PORT`.");
   app->add_option("--listen", args->listen, "HOST:PORT (default 127.0.0.1:0, any free port)");
   app->add_option("--gateway", args->gateway, "The gateway's base URL, e.g. http://127.0.0.1:8080");
@@ -97,6 +123,14 @@ command add_mock_provider(CLI::App& root, const global_options& g) {
   app->add_option("--fail-rate", args->fail_rate, "Mode flaky: share of failures (default 0.3)")
       ->check(CLI::Range(0.0, 1.0));
   app->add_option("--ca-file", args->ca_file, "CA bundle for an https gateway (default: system)");
+  app->add_option("--dialect", args->dialect,
+                  "The dialect it speaks: an adapter id (default canonical-json; canonical-json\n"
+                  "and canonical-xml both read either encoding). Results go out in it too.");
+  app->add_option("--adapter-dir", args->adapter_dir,
+                  "Mapping-file dialects: DIR/<id>/dialect.yaml (e.g. adapters/dialects)");
+  app->add_option("--secret-file", args->secret_file,
+                  "The gateway's callback secret: every POST must carry a valid ODR-Signature\n"
+                  "(300 s window), else 401 problem+json naming the verdict");
   return {app, [args, &g] { return run_mock(*args, g); }};
 }
 

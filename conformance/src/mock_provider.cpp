@@ -1,15 +1,18 @@
 // The mock ODR provider: a Beast server on one I/O thread, and one worker thread that sends the
-// results back to the gateway with the blocking client (never on the I/O thread).
+// results back to the gateway with the blocking client (never on the I/O thread), in order, each
+// retried until the gateway answers.
 #include <odrgw/conformance/mock_provider.hpp>
 
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <ctime>
 #include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -26,6 +29,8 @@
 #include <boost/uuid/uuid_io.hpp>
 
 #include <odrgw/adapters/adapter.hpp>
+#include <odrgw/adapters/mapping.hpp>
+#include <odrgw/gateway/callback.hpp>
 #include <odrgw/gateway/http_client.hpp>
 #include <odrgw/gateway/routing.hpp>
 #include <odrgw/schemas/json.hpp>
@@ -67,6 +72,45 @@ const Value& child(const Value& v, std::string_view name) {
   if (!v.IsObject()) return empty;
   auto it = v.FindMember(rapidjson::StringRef(name.data(), name.size()));
   return it != v.MemberEnd() ? it->value : empty;
+}
+
+// `%XX` and `+` of a query component; a broken escape stays as it is.
+std::string percent_decoded(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// The value of query parameter `name` in `target` ("" when absent).
+std::string query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (percent_decoded(pair.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string() : percent_decoded(pair.substr(eq + 1));
+  }
+  return {};
 }
 
 response answer(http::status s, unsigned version, std::string body, std::string_view type) {
@@ -119,6 +163,8 @@ struct mock_provider::impl {
   mock_options opts;
   std::shared_ptr<const schemas::schema_set> set;
   adapters::registry adapters;
+  const adapters::adapter* dialect = nullptr;  // opts.dialect
+  bool canonical = false;                      // canonical-json or canonical-xml: either reads
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
@@ -128,32 +174,97 @@ struct mock_provider::impl {
     std::string receipt;
     std::string type;
     std::string case_id;
+    std::string signature;                      // the verdict when a secret is set
+    std::vector<std::string> idempotency_keys;  // distinct Idempotency-Key values, in order
     int count = 0;
   };
   struct sent_entry {
     std::string message_id, type;
     int status = 0;
     std::string error;
+    int attempts = 0;
+  };
+  struct rejected_entry {  // a POST refused for its signature
+    std::string verdict, detail, idempotency_key;
+  };
+  struct skipped_entry {  // a result the dialect cannot carry
+    std::string type, in_reply_to, reason;
+  };
+  struct outgoing {  // one result, rendered in the dialect
+    std::string message_id, type, body, content_type;
   };
   struct job {
     std::chrono::steady_clock::time_point due;
-    std::vector<std::string> messages;  // canonical JSON, sent in order
+    std::vector<outgoing> messages;  // sent in order
+  };
+  struct party {
+    std::string id, role;
   };
   std::mutex mu;
   std::condition_variable cv;
   std::map<std::string, received_entry> received;  // key: sender partyId + " " + messageId
   std::vector<std::string> received_order;
   std::vector<sent_entry> sent;
+  std::vector<rejected_entry> rejected;
+  std::vector<skipped_entry> skipped;
+  // caseId -> the complainant side of its dispute.application: whom results answering the
+  // gateway's own messages (stage.changed) go to.
+  std::map<std::string, party> complainants;
   std::deque<job> jobs;
   bool stopping = false;
   std::jthread sender_thread;
 
   impl(mock_options o, std::shared_ptr<const schemas::schema_set> s)
-      : opts(std::move(o)), set(std::move(s)), adapters(adapters::registry::builtin(set)) {}
+      : opts(std::move(o)), set(std::move(s)), adapters(adapters::registry::builtin(set)) {
+    if (!opts.adapter_dir.empty()) adapters::load_mapping_dialects(opts.adapter_dir, set, adapters);
+    dialect = adapters.find(opts.dialect);
+    if (dialect == nullptr) {
+      std::string known;
+      for (const auto& a : adapters.all())
+        known += (known.empty() ? "" : ", ") + std::string(a->id());
+      throw std::invalid_argument(
+          "unknown dialect '" + opts.dialect + "' (known: " + known +
+          (opts.adapter_dir.empty() ? "; mapping dialects need --adapter-dir" : "") + ")");
+    }
+    canonical = opts.dialect == "canonical-json" || opts.dialect == "canonical-xml";
+  }
+
+  std::string_view content_type() const {
+    return dialect->encoding() == schemas::encoding::xml ? "application/xml" : "application/json";
+  }
+
+  // Whom a result answering `in` goes to: its sender, unless that is the gateway itself; then the
+  // complainant side of the case (from its dispute.application), else the gateway.
+  party recipient_for(const Value& in) {
+    const Value& s = child(in, "sender");
+    party p{std::string(text(s, "partyId")), std::string(text(s, "role"))};
+    if (p.role != "gateway") return p;
+    std::lock_guard lock(mu);
+    const auto it = complainants.find(std::string(text(in, "caseId")));
+    return it != complainants.end() ? it->second : p;
+  }
+
+  // Called with `mu` held, for a case's first dispute.application.
+  void remember_complainant(const Value& in) {
+    const std::string case_id(text(in, "caseId"));
+    if (case_id.empty() || text(in, "messageType") != "dispute.application") return;
+    const Value& s = child(in, "sender");
+    if (text(s, "role") != "gateway" && !text(s, "partyId").empty()) {
+      complainants.try_emplace(
+          case_id, party{std::string(text(s, "partyId")), std::string(text(s, "role"))});
+      return;
+    }
+    // Filed through the gateway: the complainant named in the payload (kind is its role).
+    const Value& c = child(child(in, "payload"), "complainant");
+    const std::string_view kind = text(c, "kind");
+    if (!text(c, "partyId").empty() &&
+        (kind == "consumer" || kind == "merchant" || kind == "platform"))
+      complainants.try_emplace(case_id, party{std::string(text(c, "partyId")), std::string(kind)});
+  }
 
   // ---- results ---------------------------------------------------------------------------------
 
-  rapidjson::Document envelope(const Value& in, std::string_view type) {
+  rapidjson::Document envelope(const Value& in, std::string_view type, const party& to) {
     rapidjson::Document d(rapidjson::kObjectType);
     auto& a = d.GetAllocator();
     auto str = [&](std::string_view v) {
@@ -169,8 +280,8 @@ struct mock_provider::impl {
     sender.AddMember("role", "odr-provider", a);
     d.AddMember("sender", sender, a);
     Value recipient(rapidjson::kObjectType);
-    recipient.AddMember("partyId", str(text(child(in, "sender"), "partyId")), a);
-    recipient.AddMember("role", str(text(child(in, "sender"), "role")), a);
+    recipient.AddMember("partyId", str(to.id), a);
+    recipient.AddMember("role", str(to.role), a);
     d.AddMember("recipient", recipient, a);
     d.AddMember("sentAt", str(now_text()), a);
     d.AddMember("inReplyTo", str(text(in, "messageId")), a);
@@ -194,21 +305,25 @@ struct mock_provider::impl {
     auto later = [&](int days) {
       return gateway::routing::format_time(now + std::chrono::days(days));
     };
+    const party to = recipient_for(in);
     std::string to_tier;
     if (type == "dispute.application") to_tier = "T3";  // this is an external provider
     if (type == "dispute.appeal") to_tier = std::string(text(p, "toTier"));
     if (type == "escalation.request") to_tier = std::string(text(p, "toTier"));
     if (type == "stage.changed" && text(p, "toState") == "arbitration") to_tier = "T5";
 
-    if (type == "dispute.application" || type == "dispute.appeal") {
-      auto d = envelope(in, "dispute.acceptance");
+    // The case state machine (docs/routing.md): a filing or appeal to this forum waits for its
+    // acceptance; T3 -> T4 -> T5 stay with the same forum and go straight to the working state,
+    // so an escalation (or an appeal) to T5 and arbitration's stage.changed get the award.
+    if (type == "dispute.application" || (type == "dispute.appeal" && to_tier != "T5")) {
+      auto d = envelope(in, "dispute.acceptance", to);
       auto& pl = d["payload"];
       put(d, pl, "decision", "accepted");
       put(d, pl, "tier", to_tier.empty() ? "T3" : to_tier);
       put(d, pl, "decidedAt", now_text());
       out.push_back(std::move(d));
     } else if (to_tier == "T4") {
-      auto d = envelope(in, "mediation.neutral-appointed");
+      auto d = envelope(in, "mediation.neutral-appointed", to);
       auto& a = d.GetAllocator();
       Value neutral(rapidjson::kObjectType);
       neutral.AddMember("neutralId", "mock-neutral-1", a);
@@ -217,7 +332,7 @@ struct mock_provider::impl {
       put(d, d["payload"], "appointedAt", now_text());
       put(d, d["payload"], "mediationDueAt", later(10));
       out.push_back(std::move(d));
-      auto prop = envelope(in, "mediation.proposal");
+      auto prop = envelope(in, "mediation.proposal", to);
       auto& pp = prop["payload"];
       put(prop, pp, "proposalId", "mock-proposal-1");
       put(prop, pp, "remedy", "partial-refund");
@@ -226,7 +341,7 @@ struct mock_provider::impl {
       put(prop, pp, "respondBy", later(7));
       out.push_back(std::move(prop));
     } else if (to_tier == "T5") {
-      auto d = envelope(in, "arbitration.award");
+      auto d = envelope(in, "arbitration.award", to);
       auto& a = d.GetAllocator();
       auto& pl = d["payload"];
       put(d, pl, "awardId", "mock-award-1");
@@ -259,6 +374,40 @@ struct mock_provider::impl {
     return out;
   }
 
+  // A result in the dialect; nullopt (logged, and listed as skipped) when the dialect cannot
+  // carry it.
+  std::optional<outgoing> render(const rapidjson::Document& d) {
+    outgoing o{std::string(text(d, "messageId")),
+               std::string(text(d, "messageType")),
+               {},
+               std::string(content_type())};
+    if (opts.dialect == "canonical-json") {
+      o.body = schemas::to_json_string(d);
+      return o;
+    }
+    adapters::context ctx;
+    ctx.partner_id = opts.party_id;
+    ctx.partner_role = "odr-provider";
+    ctx.case_id = text(d, "caseId");
+    ctx.request_id = o.message_id;
+    ctx.received_at = text(d, "sentAt");
+    schemas::report r;
+    if (dialect->from_canonical(d, ctx, o.body, r)) return o;
+    const auto& e = r.errors.empty() ? schemas::issue{} : r.errors.front();
+    const auto types = dialect->outbound_types();
+    const bool cannot = e.rule == "no-counterpart" ||
+                        (e.location == "/messageType" && e.rule.starts_with("mapping:/messages")) ||
+                        std::find(types.begin(), types.end(), o.type) == types.end();
+    std::string reason = cannot ? "dialect " + opts.dialect + " cannot carry a " + o.type
+                                : "does not render in " + opts.dialect + ": " + e.location + ": " +
+                                      e.message + " (" + e.rule + ")";
+    std::cerr << "mock-provider: skipped " << o.type << " " << o.message_id << ": " << reason
+              << "\n";
+    std::lock_guard lock(mu);
+    skipped.push_back({o.type, std::string(text(d, "inReplyTo")), std::move(reason)});
+    return std::nullopt;
+  }
+
   void schedule(const Value& in) {
     if (opts.gateway_url.empty()) return;
     auto results = results_for(in);
@@ -273,9 +422,12 @@ struct mock_provider::impl {
           std::cerr << "mock-provider: bug: a result fails v1 at "
                     << (r.errors.empty() ? "" : r.errors[0].location) << "\n";
       }
-      j.messages.push_back(schemas::to_json_string(d));
+      auto o = render(d);
+      if (!o) continue;
+      j.messages.push_back(std::move(*o));
       if (opts.mode == mock_mode::duplicate_results) j.messages.push_back(j.messages.back());
     }
+    if (j.messages.empty()) return;
     {
       std::lock_guard lock(mu);
       jobs.push_back(std::move(j));
@@ -301,13 +453,27 @@ struct mock_provider::impl {
         jobs.pop_front();
       }
       for (const auto& m : j.messages) {
-        const auto ans = gateway::http_post(url, m, "application/json",
-                                            {{"Authorization", "Bearer " + opts.token}}, co);
-        rapidjson::Document d;
-        schemas::json_error err;
-        schemas::parse_json(m, d, {}, err);  // our own output: it parses
-        sent_entry e{std::string(text(d, "messageId")), std::string(text(d, "messageType")),
-                     ans.status, ans.error};
+        // Transport errors and 5xx (a gateway restarting, overloaded) are retried with the same
+        // messageId and Idempotency-Key, so the gateway stores the result once; the next result
+        // waits (they go in order: an acceptance before what follows it).
+        const std::vector<std::pair<std::string, std::string>> headers = {
+            {"Authorization", "Bearer " + opts.token}, {"Idempotency-Key", m.message_id}};
+        gateway::http_answer ans;
+        int attempts = 0;
+        auto backoff = opts.retry_backoff;
+        for (;;) {
+          ans = gateway::http_post(url, m.body, m.content_type, headers, co);
+          ++attempts;
+          const bool retry = ans.status == 0 || ans.status >= 500;
+          if (!retry || attempts >= std::max(1, opts.retry_attempts)) break;
+          std::cerr << "mock-provider: " << m.type << " " << m.message_id << " -> "
+                    << (ans.status != 0 ? std::to_string(ans.status) : ans.error)
+                    << "; retrying in " << backoff.count() << " ms\n";
+          std::unique_lock lock(mu);
+          if (cv.wait_for(lock, backoff, [&] { return stopping; })) break;
+          backoff = std::min(backoff * 2, opts.retry_backoff_max);
+        }
+        sent_entry e{m.message_id, m.type, ans.status, ans.error, attempts};
         std::cerr << "mock-provider: sent " << e.type << " " << e.message_id << " -> "
                   << (ans.status != 0 ? std::to_string(ans.status) : ans.error) << "\n";
         std::lock_guard lock(mu);
@@ -333,6 +499,10 @@ struct mock_provider::impl {
       o.AddMember("messageType", str(e.type), a);
       o.AddMember("caseId", str(e.case_id), a);
       o.AddMember("count", e.count, a);
+      Value keys(rapidjson::kArrayType);
+      for (const auto& k : e.idempotency_keys) keys.PushBack(str(k), a);
+      o.AddMember("idempotencyKeys", keys, a);
+      if (!e.signature.empty()) o.AddMember("signature", str(e.signature), a);
       rec.PushBack(o, a);
     }
     d.AddMember("received", rec, a);
@@ -343,23 +513,95 @@ struct mock_provider::impl {
       o.AddMember("messageType", str(e.type), a);
       o.AddMember("status", e.status, a);
       if (!e.error.empty()) o.AddMember("error", str(e.error), a);
+      o.AddMember("attempts", e.attempts, a);
       snt.PushBack(o, a);
     }
     d.AddMember("sent", snt, a);
+    Value rej(rapidjson::kArrayType);
+    for (const auto& e : rejected) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("verdict", str(e.verdict), a);
+      o.AddMember("detail", str(e.detail), a);
+      o.AddMember("idempotencyKey", str(e.idempotency_key), a);
+      rej.PushBack(o, a);
+    }
+    d.AddMember("rejected", rej, a);
+    Value skp(rapidjson::kArrayType);
+    for (const auto& e : skipped) {
+      Value o(rapidjson::kObjectType);
+      o.AddMember("messageType", str(e.type), a);
+      o.AddMember("inReplyTo", str(e.in_reply_to), a);
+      o.AddMember("reason", str(e.reason), a);
+      skp.PushBack(o, a);
+    }
+    d.AddMember("skipped", skp, a);
     d.AddMember("mode", str(std::string(to_string(opts.mode))), a);
+    d.AddMember("dialect", str(opts.dialect), a);
     return schemas::to_json_string(d) + "\n";
+  }
+
+  // Decodes a POSTed body with the dialect's adapter; false with `r` saying why.
+  bool decode(const request& req, rapidjson::Document& msg, schemas::report& r) {
+    if (canonical) {  // either canonical encoding, as the gateway's canonical dialects
+      const auto enc = schemas::detect_encoding(req.body());
+      const adapters::adapter* a =
+          adapters.find(enc == schemas::encoding::json ? "canonical-json" : "canonical-xml");
+      return a->to_canonical(req.body(), msg, r);
+    }
+    // As the gateway fills it from a request (operation, reference, caseId from the query), with
+    // what a delivery carries: ODR-Case-Id and Idempotency-Key (the messageId).
+    const std::string_view target = req.target();
+    const std::string operation = query_param(target, "operation");
+    const std::string reference = query_param(target, "reference");
+    std::string case_id(req["ODR-Case-Id"]);
+    if (case_id.empty()) case_id = query_param(target, "caseId");
+    const std::string request_id(req["Idempotency-Key"].substr(0, 256));
+    const std::string received_at = now_text();
+    adapters::context ctx;
+    ctx.partner_id = opts.party_id;
+    ctx.partner_role = "odr-provider";
+    ctx.operation = operation;
+    ctx.reference = reference;
+    ctx.case_id = case_id;
+    ctx.request_id = request_id;
+    ctx.received_at = received_at;
+    return dialect->to_canonical(req.body(), ctx, msg, r);
+  }
+
+  // Checks ODR-Signature over the exact body; the verdict's name, "" without a secret.
+  std::string check_signature(const request& req, std::string& detail) {
+    if (opts.secret.empty()) return {};
+    const auto check =
+        gateway::verify_callback(opts.secret, req[gateway::signature_header], req.body(),
+                                 std::time(nullptr), opts.signature_window_s);
+    detail = check.detail;
+    std::string verdict(gateway::to_string(check.verdict));
+    if (check.verdict != gateway::callback_verdict::valid) {
+      std::cerr << "mock-provider: refused a POST: ODR-Signature " << verdict << ": " << detail
+                << "\n";
+      std::lock_guard lock(mu);
+      rejected.push_back({verdict, detail, std::string(req["Idempotency-Key"].substr(0, 256))});
+    }
+    return verdict;
   }
 
   asio::awaitable<response> handle(const request& req) {
     const unsigned v = req.version();
-    const std::string target(req.target());
-    if (req.method() == http::verb::get && target == "/healthz")
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (req.method() == http::verb::get && path == "/healthz")
       co_return answer(http::status::ok, v, "{\"status\":\"ok\"}\n", "application/json");
-    if (req.method() == http::verb::get && target == "/mock/log")
+    if (req.method() == http::verb::get && path == "/mock/log")
       co_return answer(http::status::ok, v, log_json(), "application/json");
     if (req.method() != http::verb::post)
       co_return problem(http::status::method_not_allowed, v, "Method not allowed",
                         "POST a v1 message; GET /healthz or /mock/log", "method");
+    std::string signature_detail;
+    const std::string signature = check_signature(req, signature_detail);
+    if (!signature.empty() && signature != "valid")
+      co_return problem(http::status::unauthorized, v, "Invalid signature",
+                        "ODR-Signature " + signature + ": " + signature_detail, signature,
+                        gateway::signature_header);
     if (opts.mode == mock_mode::slow) {
       auto ex = co_await asio::this_coro::executor;
       asio::steady_timer t(ex, opts.slow);
@@ -376,12 +618,9 @@ struct mock_provider::impl {
         co_return problem(http::status::service_unavailable, v, "Unavailable",
                           "a simulated failure (mode flaky); retry later", "mock-flaky");
     }
-    const auto enc = schemas::detect_encoding(req.body());
-    const adapters::adapter* a =
-        adapters.find(enc == schemas::encoding::json ? "canonical-json" : "canonical-xml");
     rapidjson::Document msg;
     schemas::report r;
-    if (!a->to_canonical(req.body(), msg, r)) {
+    if (!decode(req, msg, r)) {
       const auto& e = r.errors.empty() ? schemas::issue{} : r.errors.front();
       co_return problem(r.status == schemas::verdict::malformed
                             ? http::status::bad_request
@@ -397,11 +636,18 @@ struct mock_provider::impl {
       auto [it, inserted] = received.try_emplace(key);
       auto& e = it->second;
       ++e.count;
+      const std::string idempotency_key(req["Idempotency-Key"].substr(0, 256));
+      if (!idempotency_key.empty() &&
+          std::find(e.idempotency_keys.begin(), e.idempotency_keys.end(), idempotency_key) ==
+              e.idempotency_keys.end())
+        e.idempotency_keys.push_back(idempotency_key);
       if (inserted) {
         first = true;
         received_order.push_back(key);
         e.type = std::string(text(msg, "messageType"));
         e.case_id = std::string(text(msg, "caseId"));
+        e.signature = signature;
+        remember_complainant(msg);
         static thread_local boost::uuids::random_generator uuid;
         e.receipt = "{\"receiptId\":\"" + boost::uuids::to_string(uuid()) + "\",\"messageId\":\"" +
                     std::string(text(msg, "messageId")) + "\",\"receivedAt\":\"" + now_text() +

@@ -1,10 +1,14 @@
 #pragma once
 // `odrgw mock-provider`: a real HTTP server that behaves like an external ODR provider. It accepts
-// canonical v1 messages (JSON or XML) with receipts, de-duplicates by messageId, and after a delay
-// sends results back to the gateway as an odr-provider partner: an acceptance for an application
-// or appeal, a neutral's appointment and a proposal for an escalation to mediation (T4), an award
-// for arbitration (T5). Modes make it misbehave on purpose, for tests and conformance suites.
+// v1 messages in its dialect (canonical JSON or XML by default, or any adapter: a mapping-file
+// dialect such as provider-xml-v1) with receipts, de-duplicates by messageId, optionally checks
+// the gateway's ODR-Signature, and after a delay sends results back to the gateway as an
+// odr-provider partner, rendered in the same dialect, in order and retried until the gateway
+// answers: an acceptance for an application or appeal, a neutral's appointment and a proposal for
+// an escalation to mediation (T4), an award for arbitration (T5: an escalation or appeal to T5, or
+// stage.changed into arbitration). Modes make it misbehave on purpose, for tests and suites.
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -36,10 +40,24 @@ struct mock_options {
   std::chrono::milliseconds slow{5000};  // mode slow: before answering
   double fail_rate = 0.3;                // mode flaky
   std::string ca_file;                   // for an https gateway; empty: system CAs
+  // The dialect it speaks (an adapter id). canonical-json and canonical-xml both accept either
+  // canonical encoding; results go out in the dialect's own encoding.
+  std::string dialect = "canonical-json";
+  std::string adapter_dir;  // mapping-file dialects (DIR/<id>/dialect.yaml); empty: none
+  // The gateway's callback secret: when set, every POST needs a valid ODR-Signature (else 401).
+  std::string secret;
+  std::int64_t signature_window_s = 300;
+  // Posting a result: transport errors and 5xx are retried (same messageId) with a doubling
+  // backoff, at most `retry_attempts` attempts in all.
+  int retry_attempts = 12;
+  std::chrono::milliseconds retry_backoff{100};
+  std::chrono::milliseconds retry_backoff_max{5000};
 };
 
 class mock_provider {
  public:
+  // Throws std::invalid_argument for an unknown dialect (naming the known ones) and
+  // adapters::mapping_error for a broken adapter directory.
   mock_provider(mock_options opts, std::shared_ptr<const schemas::schema_set> set);
   ~mock_provider();
   mock_provider(const mock_provider&) = delete;
