@@ -51,6 +51,7 @@ class MockProvider : public ::testing::Test {
         << "listen: 127.0.0.1:0\nthreads: 1\n"
         << "storage: { sqlite: " << (dir.path / "odrgw.db").string() << " }\n"
         << "audit: { pii_key_file: " << (dir.path / "pii.key").string() << " }\n"
+        << "routing: { default_provider: mock-provider }\n"
         << "partners:\n"
         << "  - { id: platform-gb, role: platform, api_key_sha256: " << sha256_hex(platform_key)
         << " }\n"
@@ -88,6 +89,9 @@ class MockProvider : public ::testing::Test {
     d["recipient"]["role"].SetString("odr-provider", a);
     d["sender"]["partyId"].SetString("platform-gb", a);
     d["sender"]["role"].SetString("platform", a);
+    // Filed directly with the external provider (T3): the gateway routes the case to the mock,
+    // whose acceptance the state machine then expects.
+    d["payload"]["tier"].SetString("T3", a);
     const auto r = post_to(gw->port(), schemas::to_json_string(d), platform_key);
     EXPECT_EQ(r.status, 202) << r.body;
     const auto receipt = parse(r.body);
@@ -136,9 +140,15 @@ TEST_F(MockProvider, AcceptsDeduplicatesAndSendsTheAcceptanceToTheGateway) {
   EXPECT_EQ(log["sent"][0]["status"].GetInt(), 202);
   // The gateway stored it on the case: the platform sees the provider's acceptance.
   const auto view = parse(get_from(gw->port(), "/v1/cases/" + case_id, platform_key).body);
-  ASSERT_EQ(view["messages"].Size(), 2u);
-  EXPECT_STREQ(view["messages"][1]["messageType"].GetString(), "dispute.acceptance");
-  EXPECT_STREQ(view["messages"][1]["sender"].GetString(), "mock-provider");
+  EXPECT_STREQ(view["state"].GetString(), "negotiation");
+  EXPECT_STREQ(view["provider"].GetString(), "mock-provider");
+  std::vector<std::string> from_partners;
+  for (const auto& m : view["messages"].GetArray())
+    if (std::string_view(m["sender"].GetString()) != "odrgw")
+      from_partners.push_back(std::string(m["messageType"].GetString()) + " from " +
+                              m["sender"].GetString());
+  ASSERT_EQ(from_partners.size(), 2u);
+  EXPECT_EQ(from_partners[1], "dispute.acceptance from mock-provider");
 }
 
 TEST_F(MockProvider, RefusesBadMessagesWithProblemJson) {
