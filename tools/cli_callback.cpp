@@ -1,9 +1,16 @@
 // odrgw callback sign|verify: the signed-callback scheme (docs/callbacks.md) as commands, so a
 // partner can check what the gateway sends it, and test its own verifier against ours.
+#include <csignal>
 #include <ctime>
 #include <iostream>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
 #include <odrgw/gateway/callback.hpp>
+#include <odrgw/gateway/config.hpp>
+#include <odrgw/schemas/json.hpp>
 
 #include "cli_common.hpp"
 
@@ -11,6 +18,7 @@ namespace odrgw::tools {
 namespace {
 
 struct callback_args {
+  std::string listen = "127.0.0.1:0";
   std::string secret_file;
   std::string header;
   std::string input = "-";
@@ -42,6 +50,81 @@ std::string_view header_value(std::string_view h) {
 
 }  // namespace
 
+std::string json_str(std::string_view s) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+int listen_for_callbacks(const callback_args& a, const std::string& secret) {
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
+  using tcp = asio::ip::tcp;
+  gateway::listen_address where;
+  try {
+    where = gateway::parse_listen(a.listen, "--listen");
+  } catch (const std::exception& e) {
+    std::cerr << "odrgw callback listen: " << e.what() << "\n";
+    return exit_usage;
+  }
+  asio::io_context ioc;
+  tcp::acceptor acceptor(ioc);
+  try {
+    acceptor = tcp::acceptor(ioc, {asio::ip::make_address(where.host), where.port});
+  } catch (const std::exception& e) {
+    std::cerr << "odrgw callback listen: cannot listen on " << a.listen << ": " << e.what() << "\n";
+    return exit_usage;
+  }
+  std::cout << "listening on " << where.host << ":" << acceptor.local_endpoint().port()
+            << std::endl;
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) { acceptor.close(); });
+  std::function<void()> accept = [&] {
+    acceptor.async_accept([&](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      // One request at a time: a tool for trying things, not a server for load.
+      boost::beast::flat_buffer buf;
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(16u << 20);
+      s.set_option(asio::socket_base::linger(true, 1));
+      boost::system::error_code rec;
+      http::read(s, buf, parser, rec);
+      if (!rec) {
+        auto& req = parser.get();
+        const auto now = static_cast<std::int64_t>(std::time(nullptr));
+        const auto c = gateway::verify_callback(
+            secret, header_value(req[gateway::signature_header]), req.body(), now, a.tolerance);
+        const bool ok = c.verdict == gateway::callback_verdict::valid;
+        std::cout << "{\"verdict\":" << json_str(gateway::to_string(c.verdict))
+                  << ",\"target\":" << json_str(req.target())
+                  << ",\"messageId\":" << json_str(req["ODR-Message-Id"])
+                  << ",\"messageType\":" << json_str(req["ODR-Message-Type"])
+                  << ",\"caseId\":" << json_str(req["ODR-Case-Id"])
+                  << ",\"contentType\":" << json_str(req[http::field::content_type])
+                  << ",\"body\":" << json_str(req.body()) << "}" << std::endl;
+        http::response<http::string_body> res{ok ? http::status::no_content
+                                                  : http::status::unauthorized,
+                                               req.version()};
+        if (!ok) {
+          res.set(http::field::content_type, "application/problem+json");
+          res.body() = "{\"type\":\"urn:odrgw:problem:signature\",\"title\":\"Bad "
+                       "signature\",\"status\":401,\"detail\":" +
+                       json_str(c.detail) + "}";
+        }
+        res.keep_alive(false);
+        res.prepare_payload();
+        http::write(s, res, rec);
+      }
+      s.shutdown(tcp::socket::shutdown_both, rec);
+      accept();
+    });
+  };
+  accept();
+  ioc.run();
+  return exit_ok;
+}
+
 command add_callback(CLI::App& root, const global_options&) {
   auto args = std::make_shared<callback_args>();
   CLI::App* app = root.add_subcommand(
@@ -67,9 +150,21 @@ command add_callback(CLI::App& root, const global_options&) {
   sign->add_option("--timestamp", args->timestamp, "Unix time to sign at (default: now)");
   sign->add_option("body", args->input, "The body; - reads standard input");
 
-  return {app, [args, sign] {
+  CLI::App* listen = app->add_subcommand(
+      "listen",
+      "A callback endpoint for trying the gateway: prints one JSON line per request received\n"
+      "(verdict of its ODR-Signature, messageId, type, case, body) and answers 204 when the\n"
+      "signature is valid, 401 otherwise. Prints 'listening on HOST:PORT' first; runs until\n"
+      "SIGINT/SIGTERM.");
+  listen->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port)");
+  listen->add_option("--secret-file", args->secret_file, "The shared secret")->required();
+  listen->add_option("--tolerance", args->tolerance, "Replay window in seconds (default 300)")
+      ->check(CLI::NonNegativeNumber);
+
+  return {app, [args, sign, listen] {
             const auto secret = secret_of(*args);
             if (!secret) return exit_usage;
+            if (listen->parsed()) return listen_for_callbacks(*args, *secret);
             const auto body = read_input(args->input, 16u << 20);
             if (!body) return exit_usage;
             const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));

@@ -151,6 +151,7 @@ struct delivery_engine::impl {
     ctx.partner_role = p.role;
     ctx.case_id = it.case_id;
     ctx.request_id = it.message_id;
+    ctx.reference = it.recipient_reference;
     schemas::report rep;
     if (!ad->from_canonical(doc, ctx, r.body, rep)) {
       r.error = "cannot render in " + p.dialect + ": " +

@@ -745,7 +745,10 @@ class sqlite_storage final : public storage {
   static constexpr const char* outbox_columns =
       "SELECT o.id, o.case_id, o.recipient, o.message_id, o.message_type, m.sender_party, "
       "m.canonical_json, o.created_at, o.status, o.attempts, o.next_attempt_at, o.last_status, "
-      "o.last_error, o.done_at FROM outbox o JOIN messages m ON m.id = o.message_row ";
+      "o.last_error, o.done_at, (SELECT json_extract(r.canonical_json, '$.senderCaseRef') "
+      "FROM messages r WHERE r.case_id = o.case_id AND r.sender_party = o.recipient AND "
+      "json_valid(r.canonical_json) ORDER BY r.id LIMIT 1) "
+      "FROM outbox o JOIN messages m ON m.id = o.message_row ";
 
   static outbox_item outbox_from(const stmt& q) {
     outbox_item it;
@@ -763,6 +766,7 @@ class sqlite_storage final : public storage {
     it.last_status = static_cast<int>(q.int64(11));
     it.last_error = q.str(12);
     it.done_at = q.str(13);
+    if (!q.is_null(14)) it.recipient_reference = q.str(14);
     return it;
   }
 

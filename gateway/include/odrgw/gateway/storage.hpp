@@ -237,6 +237,9 @@ struct outbox_item {
   int last_status = 0;     // the receiver's last HTTP status, 0 none
   std::string last_error;  // the last failure, in words
   std::string done_at;     // when delivered or declared dead
+  // The recipient's own reference for the case (the senderCaseRef of its first message on it,
+  // e.g. a PayPal dispute id), which its dialect may need; "" when it has none.
+  std::string recipient_reference;
 };
 
 // The result of one delivery attempt, recorded with its audit record in one transaction.
