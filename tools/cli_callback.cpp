@@ -103,14 +103,14 @@ int listen_for_callbacks(const callback_args& a, const std::string& secret) {
                   << ",\"caseId\":" << json_str(req["ODR-Case-Id"])
                   << ",\"contentType\":" << json_str(req[http::field::content_type])
                   << ",\"body\":" << json_str(req.body()) << "}" << std::endl;
-        http::response<http::string_body> res{ok ? http::status::no_content
-                                                  : http::status::unauthorized,
-                                               req.version()};
+        http::response<http::string_body> res{
+            ok ? http::status::no_content : http::status::unauthorized, req.version()};
         if (!ok) {
           res.set(http::field::content_type, "application/problem+json");
-          res.body() = "{\"type\":\"urn:odrgw:problem:signature\",\"title\":\"Bad "
-                       "signature\",\"status\":401,\"detail\":" +
-                       json_str(c.detail) + "}";
+          res.body() =
+              "{\"type\":\"urn:odrgw:problem:signature\",\"title\":\"Bad "
+              "signature\",\"status\":401,\"detail\":" +
+              json_str(c.detail) + "}";
         }
         res.keep_alive(false);
         res.prepare_payload();

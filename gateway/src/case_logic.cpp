@@ -158,6 +158,9 @@ class gateway_logic final : public case_logic {
         rapidjson::Document acc = envelope("dispute.acceptance", case_id, next.proceeding_id(), t,
                                            originator, "acceptance-" + case_id);
         auto& a = acc.GetAllocator();
+        // Addressed to whom the application was addressed: the forum accepts it for them.
+        if (auto r = msg.FindMember("recipient"); r != msg.MemberEnd() && r->value.IsObject())
+          acc["recipient"].CopyFrom(r->value, a);
         acc["sender"]["partyId"].SetString(
             m.sender_party.c_str(), static_cast<rapidjson::SizeType>(m.sender_party.size()), a);
         acc["sender"]["role"].SetString(filer->role.c_str(),
