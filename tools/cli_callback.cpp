@@ -50,12 +50,7 @@ std::string_view header_value(std::string_view h) {
 
 }  // namespace
 
-std::string json_str(std::string_view s) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return std::string(sb.GetString(), sb.GetSize());
-}
+constexpr auto json_str = &schemas::json_quoted;
 
 int listen_for_callbacks(const callback_args& a, const std::string& secret) {
   namespace asio = boost::asio;

@@ -59,20 +59,8 @@ constexpr std::array<std::pair<std::string_view, mock_mode>, 6> modes = {{
 
 std::string now_text() { return gateway::routing::format_time(gateway::routing::clock::now()); }
 
-std::string_view text(const Value& v, std::string_view name) {
-  if (!v.IsObject()) return {};
-  auto it = v.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it != v.MemberEnd() && it->value.IsString()
-             ? std::string_view(it->value.GetString(), it->value.GetStringLength())
-             : std::string_view();
-}
-
-const Value& child(const Value& v, std::string_view name) {
-  static const Value empty(rapidjson::kObjectType);
-  if (!v.IsObject()) return empty;
-  auto it = v.FindMember(rapidjson::StringRef(name.data(), name.size()));
-  return it != v.MemberEnd() ? it->value : empty;
-}
+constexpr auto text = &schemas::string_member;
+constexpr auto child = &schemas::member_or_empty;
 
 // `%XX` and `+` of a query component; a broken escape stays as it is.
 std::string percent_decoded(std::string_view s) {

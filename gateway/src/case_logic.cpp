@@ -24,23 +24,10 @@ namespace {
 using rapidjson::Value;
 using clock_t_ = std::chrono::system_clock;
 
-std::string_view text(const Value& obj, const char* name) {
-  if (!obj.IsObject()) return {};
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
+constexpr auto text = &schemas::string_member;
+constexpr auto child = &schemas::member_or_empty;
 
-const Value& child(const Value& obj, const char* name) {
-  static const Value empty(rapidjson::kObjectType);
-  if (!obj.IsObject()) return empty;
-  auto it = obj.FindMember(name);
-  return it == obj.MemberEnd() ? empty : it->value;
-}
-
-int tier_number(std::string_view t) {
-  return t.size() == 2 && t[0] == 'T' && t[1] >= '0' && t[1] <= '5' ? t[1] - '0' : -1;
-}
+using routing::tier_number;
 
 // The forum of an entry tier a partner of this role runs itself (ODR-SI 3.4-3.7): a platform's
 // internal desk (T1) or an independent merchant's own desk (T0).

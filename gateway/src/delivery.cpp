@@ -25,12 +25,7 @@ namespace {
 
 using namespace detail;
 
-std::string json_string(std::string_view s) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return std::string(sb.GetString(), sb.GetSize());
-}
+constexpr auto json_string = &schemas::json_quoted;
 
 // What one attempt produced, before it is recorded.
 struct rendered {

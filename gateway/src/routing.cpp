@@ -11,6 +11,11 @@
 #include "util.hpp"
 
 namespace odrgw::gateway::routing {
+
+int tier_number(std::string_view t) noexcept {
+  return t.size() == 2 && t[0] == 'T' && t[1] >= '0' && t[1] <= '5' ? t[1] - '0' : -1;
+}
+
 namespace {
 
 using rapidjson::Value;
@@ -23,11 +28,7 @@ const Value* find(const Value& v, std::string_view name) {
   return it == v.MemberEnd() ? nullptr : &it->value;
 }
 
-std::string_view text(const Value& v, std::string_view name) {
-  const Value* m = find(v, name);
-  return m != nullptr && m->IsString() ? std::string_view(m->GetString(), m->GetStringLength())
-                                       : std::string_view();
-}
+constexpr auto text = &schemas::string_member;
 
 bool flag(const Value* v, std::string_view name) {
   if (v == nullptr) return false;
@@ -42,10 +43,6 @@ const Value& payload_of(const Value& message) {
 }
 
 // ---- tiers and roles ------------------------------------------------------------------------
-
-int tier_number(std::string_view t) {
-  return t.size() == 2 && t[0] == 'T' && t[1] >= '0' && t[1] <= '5' ? t[1] - '0' : -1;
-}
 
 bool is_forum(std::string_view tier, std::string_view role) {
   switch (tier_number(tier)) {

@@ -66,12 +66,7 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::string json_escape(std::string_view s) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  return {sb.GetString(), sb.GetSize()};
-}
+std::string json_escape(std::string_view s) { return schemas::json_quoted(s); }
 
 // Awaits a storage write: the writer thread completes it, the coroutine resumes on its own
 // executor.
@@ -126,21 +121,9 @@ rapidjson::Document request_summary(const request& req, const peer_info& peer,
   return d;
 }
 
-// A string member of an object, or "" (the message is valid here, but never trust that twice;
-// and RapidJSON 1.1's const operator[] can loop forever).
-std::string_view member(const rapidjson::Value& obj, const char* key) {
-  if (!obj.IsObject()) return {};
-  const auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
-const rapidjson::Value& child(const rapidjson::Value& obj, const char* key) {
-  static const rapidjson::Value null;
-  if (!obj.IsObject()) return null;
-  const auto it = obj.FindMember(key);
-  return it == obj.MemberEnd() ? null : it->value;
-}
+// The message is valid here, but never trust that twice.
+constexpr auto member = &schemas::string_member;
+constexpr auto child = &schemas::member_or_empty;
 
 // `o.inDialect`: the canonical message in the partner's dialect (an object for JSON dialects, the
 // document text for XML ones), or the reason it has none.

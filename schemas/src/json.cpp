@@ -294,6 +294,27 @@ std::string pointer_token(std::string_view token) {
   return p.substr(1);
 }
 
+std::string json_quoted(std::string_view s) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  return {sb.GetString(), sb.GetSize()};
+}
+
+std::string_view string_member(const rapidjson::Value& obj, std::string_view name) {
+  if (!obj.IsObject()) return {};
+  const auto it = obj.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+const rapidjson::Value& member_or_empty(const rapidjson::Value& obj, std::string_view name) {
+  static const rapidjson::Value empty(rapidjson::kObjectType);
+  if (!obj.IsObject()) return empty;
+  const auto it = obj.FindMember(rapidjson::StringRef(name.data(), name.size()));
+  return it == obj.MemberEnd() ? empty : it->value;
+}
+
 std::string to_json_string(const rapidjson::Value& v, bool pretty) {
   rapidjson::StringBuffer sb;
   if (pretty) {

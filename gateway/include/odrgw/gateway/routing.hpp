@@ -123,6 +123,9 @@ class machine {
   routing::policy policy_;
 };
 
+// "T0".."T5" -> 0..5; -1 for anything else.
+int tier_number(std::string_view tier) noexcept;
+
 // RFC 3339 helpers on the canonical "YYYY-MM-DDTHH:MM:SS.mmmZ" form.
 std::string format_time(clock::time_point t);
 // Any RFC 3339 date-time (or date); throws std::invalid_argument.

@@ -59,5 +59,12 @@ void append_pointer_token(std::string& pointer, std::string_view token);
 std::string pointer_token(std::string_view token);
 
 std::string to_json_string(const rapidjson::Value& v, bool pretty = false);
+// `s` as a JSON string literal, quotes included (RapidJSON Writer's escaping).
+std::string json_quoted(std::string_view s);
+
+// Reading members without trusting the shape (RapidJSON 1.1's const operator[] can loop forever
+// on a missing member): a string member or "", an object's member or an empty object.
+std::string_view string_member(const rapidjson::Value& obj, std::string_view name);
+const rapidjson::Value& member_or_empty(const rapidjson::Value& obj, std::string_view name);
 
 }  // namespace odrgw::schemas
