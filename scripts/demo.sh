@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
 # The escalation demo (README, "Demo"): a dispute filed through PayPal's dialect travels
 #   T1 platform negotiation -> escalation -> T2 platform review -> the review lapses -> appeal ->
-#   T3 external provider (odrgw mock-provider speaking the provider-xml-v1 XML dialect) ->
-#   the provider's acceptance back to the platform's callback, in PayPal's shape, signed
-# and the audit log verifies. The case clock runs 432000x (5 days a second) so deadlines lapse
-# in seconds. Everything runs on 127.0.0.1 in a temporary directory, removed at the end.
-#
-# Not yet in the demo: mediation and arbitration after T3. PayPal's API has no request that asks
-# for them (its escalate and appeal stay within PayPal), so a PayPal-only demo stops at T3; the
-# whole route through T5 and every deadline is exercised by tests/gateway/case_flow_test.cpp.
+#   T3 external provider (odrgw mock-provider, XML) -> the parties, on the provider's platform,
+#   ask for mediation (T4) -> mediation lapses -> arbitration (T5) -> award
+# and PayPal's callback endpoint receives the award in PayPal's shape, signed; the audit log
+# verifies. The case clock runs 432000x (5 days a second) so deadlines lapse in seconds.
+# Everything runs on 127.0.0.1 in a temporary directory, removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${ODRGW_DEMO_SKIP_BUILD:-}" != 1 ]]; then
@@ -45,15 +42,14 @@ port_of() {  # waits for "listening on HOST:PORT" in a log, prints PORT
 openssl rand -hex 32 >"$work/paypal.secret"
 openssl rand -hex 32 >"$work/provider.secret"
 
-step "the platform's callback endpoint (odrgw callback listen) and the external provider (odrgw mock-provider, provider-xml-v1)"
+step "PayPal's callback endpoint (odrgw callback listen) and the external provider (odrgw mock-provider, canonical XML)"
 "$ODRGW" callback listen --listen 127.0.0.1:0 --secret-file "$work/paypal.secret" \
   >"$work/callbacks.jsonl" 2>"$work/callbacks.err" &
 pids+=($!)
 cb_port=$(port_of "$work/callbacks.jsonl")
 "$ODRGW" mock-provider --listen 127.0.0.1:0 --gateway "http://127.0.0.1:$PORT" \
-  --token demo-key-provider --party-id odr-body-1 --dialect provider-xml-v1 \
-  --adapter-dir "$ROOT/adapters/dialects" --secret-file "$work/provider.secret" \
-  --delay-ms 100 >"$work/mock.out" 2>"$work/mock.err" &
+  --token demo-key-provider --party-id odr-body-1 --dialect canonical-xml --relay-parties \
+  --secret-file "$work/provider.secret" --delay-ms 100 >"$work/mock.out" 2>"$work/mock.err" &
 pids+=($!)
 mock_port=$(port_of "$work/mock.out")
 echo "callbacks on 127.0.0.1:$cb_port, provider on 127.0.0.1:$mock_port"
@@ -77,7 +73,7 @@ partners:
     callback_secret_file: ./paypal.secret
   - id: odr-body-1
     role: odr-provider
-    dialect: provider-xml-v1
+    dialect: canonical-xml
     api_key_sha256: $(printf %s demo-key-provider | sha256sum | cut -d' ' -f1)
     callback_url: http://127.0.0.1:$mock_port/odr/messages
     callback_secret_file: ./provider.secret
@@ -127,21 +123,27 @@ step "the buyer appeals to an external ODR provider (PayPal dispute, channel EXT
 post scripts/demo/paypal-appeal-external.json "?caseId=$case_id" demo-3 >/dev/null
 show_case
 
-step "the gateway delivers the case to the provider in its XML dialect; the provider accepts"
-wait_state negotiation
+step "the gateway delivers the case to the provider (XML); the provider accepts; on its platform the merchant rejects the claim and the buyer asks for mediation (both agree to arbitration)"
+wait_state mediation
+show_case
+
+step "mediation fails: its 10 case-days lapse, and the case is eligible: on to arbitration (T5), where the provider awards"
+wait_state outcome-notified
 show_case
 for _ in $(seq 100); do
-  grep -q '"messageType":"dispute.acceptance"' "$work/callbacks.jsonl" && break
+  grep -q '"messageType":"arbitration.award"' "$work/callbacks.jsonl" && break
   sleep 0.1
 done
 
-step "what PayPal's callback endpoint received (signature verdict, type, in PayPal's shape)"
+step "what PayPal's callback endpoint received (signature verdict, type, content type)"
 sed -n 's/.*"verdict":"\([^"]*\)".*"messageType":"\([^"]*\)".*"contentType":"\([^"]*\)".*/   \1  \2  (\3)/p' \
   "$work/callbacks.jsonl"
-grep -q '"verdict":"valid","target":"/paypal/odr-results","messageId":"[^"]*","messageType":"dispute.acceptance"' \
-  "$work/callbacks.jsonl" || { echo "the acceptance did not reach PayPal's callback" >&2; exit 1; }
+award=$(grep '"verdict":"valid","target":"/paypal/odr-results","messageId":"[^"]*","messageType":"arbitration.award"' \
+  "$work/callbacks.jsonl") || { echo "the award did not reach PayPal's callback" >&2; exit 1; }
+echo "   the award, as PayPal's endpoint got it:"
+echo "$award" | sed 's/.*"body":"\(.*\)"}$/\1/; s/\\"/"/g; s/\\n/\n/g' | head -14 | sed 's/^/     /'
 
-step "what the provider received (in provider-xml-v1)"
+step "what the provider received"
 curl -sS "http://127.0.0.1:$mock_port/mock/log" | grep -o '"messageType":"[^"]*"' | sort | uniq -c |
   sed 's/^/  /'
 

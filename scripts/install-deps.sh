@@ -16,7 +16,7 @@ packages=(
   libssl-dev libsqlite3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libre2-dev libidn2-dev
   prometheus-cpp-dev  # gateway metrics (core library only)
   # tests and benchmarks
-  libgtest-dev libgmock-dev googletest libbenchmark-dev openssl sqlite3
+  libgtest-dev libgmock-dev googletest libbenchmark-dev openssl sqlite3 curl
 )
 
 missing=()

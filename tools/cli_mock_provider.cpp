@@ -18,6 +18,7 @@ struct mock_args {
   std::string party_id = "mock-provider";
   std::string mode = "conforming";
   unsigned delay_ms = 200;
+  bool relay_parties = false;
   unsigned slow_ms = 5000;
   double fail_rate = 0.3;
   std::string ca_file;
@@ -55,6 +56,7 @@ int run_mock(const mock_args& args, const global_options& g) {
   }
   o.party_id = args.party_id;
   o.delay = std::chrono::milliseconds(args.delay_ms);
+  o.relay_parties = args.relay_parties;
   o.slow = std::chrono::milliseconds(args.slow_ms);
   o.fail_rate = args.fail_rate;
   o.ca_file = args.ca_file;
@@ -131,6 +133,11 @@ command add_mock_provider(CLI::App& root, const global_options& g) {
   app->add_option("--secret-file", args->secret_file,
                   "The gateway's callback secret: every POST must carry a valid ODR-Signature\n"
                   "(300 s window), else 401 problem+json naming the verdict");
+  app->add_flag(
+      "--relay-parties", args->relay_parties,
+      "Also play the parties on the provider's platform: after accepting a case at T3,\n"
+      "relay the respondent's response and the complainant's request for mediation\n"
+      "(both agreeing to arbitration), then appoint a neutral (demos of the whole route)");
   return {app, [args, &g] { return run_mock(*args, g); }};
 }
 

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -198,6 +199,11 @@ struct mock_provider::impl {
   // caseId -> the complainant side of its dispute.application: whom results answering the
   // gateway's own messages (stage.changed) go to.
   std::map<std::string, party> complainants;
+  // caseId -> the parties its dispute.application names (complainant, respondent), for
+  // relay_parties; and the cases already accepted (an appealed case arrives as its application
+  // and then the appeal: one acceptance).
+  std::map<std::string, std::pair<party, party>> case_parties;
+  std::set<std::string> accepted;
   std::deque<job> jobs;
   bool stopping = false;
   std::jthread sender_thread;
@@ -237,6 +243,12 @@ struct mock_provider::impl {
     const std::string case_id(text(in, "caseId"));
     if (case_id.empty() || text(in, "messageType") != "dispute.application") return;
     const Value& s = child(in, "sender");
+    const Value& pl = child(in, "payload");
+    auto named = [&](const char* who) {
+      const Value& x = child(pl, who);
+      return party{std::string(text(x, "partyId")), std::string(text(x, "kind"))};
+    };
+    case_parties.try_emplace(case_id, named("complainant"), named("respondent"));
     if (text(s, "role") != "gateway" && !text(s, "partyId").empty()) {
       complainants.try_emplace(
           case_id, party{std::string(text(s, "partyId")), std::string(text(s, "role"))});
@@ -284,6 +296,60 @@ struct mock_provider::impl {
                   Value(v.data(), static_cast<rapidjson::SizeType>(v.size()), a), a);
   }
 
+  // The parties act on this provider's platform; it relays what they do (relay_parties): the
+  // respondent answers agreeing to arbitration, the complainant asks for mediation (agreeing too),
+  // and this forum appoints a neutral and proposes.
+  void relay_parties(const Value& in, std::vector<rapidjson::Document>& out) {
+    std::pair<party, party> ps;
+    {
+      std::lock_guard lock(mu);
+      auto it = case_parties.find(std::string(text(in, "caseId")));
+      if (it == case_parties.end()) return;
+      ps = it->second;
+    }
+    const auto& [complainant, respondent] = ps;
+    if (complainant.id.empty() || respondent.id.empty()) return;
+    auto as = [&](rapidjson::Document& d, const party& who) {
+      auto& a = d.GetAllocator();
+      d["sender"]["partyId"].SetString(who.id.c_str(),
+                                       static_cast<rapidjson::SizeType>(who.id.size()), a);
+      d["sender"]["role"].SetString(who.role.c_str(),
+                                    static_cast<rapidjson::SizeType>(who.role.size()), a);
+    };
+    const party forum{opts.party_id, "odr-provider"};
+    auto resp = envelope(in, "dispute.response", complainant);
+    as(resp, respondent);
+    {
+      auto& a = resp.GetAllocator();
+      auto& pl = resp["payload"];
+      put(resp, pl, "respondent", respondent.role);
+      put(resp, pl, "position", "disputes-claim");
+      put(resp, pl, "statement", "The goods were sent as described; we do not accept the claim.");
+      Value consents(rapidjson::kObjectType);
+      consents.AddMember("participation", true, a);
+      consents.AddMember("crossBorderDataTransfer", true, a);
+      consents.AddMember("arbitrationAgreement", true, a);
+      put(resp, consents, "consentedAt", now_text());
+      pl.AddMember("consents", consents, a);
+    }
+    out.push_back(std::move(resp));
+    auto esc = envelope(in, "escalation.request", forum);
+    as(esc, complainant);
+    {
+      auto& pl = esc["payload"];
+      put(esc, pl, "requestedBy", complainant.role);
+      put(esc, pl, "fromTier", "T3");
+      put(esc, pl, "toTier", "T4");
+      put(esc, pl, "reasonCode", "negotiation-failed");
+      put(esc, pl, "reason", "The merchant rejects the claim; the buyer asks for mediation.");
+      pl.AddMember("arbitrationAgreement", true, esc.GetAllocator());
+    }
+    // This forum answers the request it relayed: a neutral, a proposal.
+    auto more = results_for(esc);
+    out.push_back(std::move(esc));
+    for (auto& m : more) out.push_back(std::move(m));
+  }
+
   std::vector<rapidjson::Document> results_for(const Value& in) {
     std::vector<rapidjson::Document> out;
     const std::string_view type = text(in, "messageType");
@@ -304,12 +370,17 @@ struct mock_provider::impl {
     // acceptance; T3 -> T4 -> T5 stay with the same forum and go straight to the working state,
     // so an escalation (or an appeal) to T5 and arbitration's stage.changed get the award.
     if (type == "dispute.application" || (type == "dispute.appeal" && to_tier != "T5")) {
+      {
+        std::lock_guard lock(mu);
+        if (!accepted.insert(std::string(text(in, "caseId"))).second) return out;  // done
+      }
       auto d = envelope(in, "dispute.acceptance", to);
       auto& pl = d["payload"];
       put(d, pl, "decision", "accepted");
       put(d, pl, "tier", to_tier.empty() ? "T3" : to_tier);
       put(d, pl, "decidedAt", now_text());
       out.push_back(std::move(d));
+      if (opts.relay_parties && (to_tier.empty() || to_tier == "T3")) relay_parties(in, out);
     } else if (to_tier == "T4") {
       auto d = envelope(in, "mediation.neutral-appointed", to);
       auto& a = d.GetAllocator();

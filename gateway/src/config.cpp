@@ -776,6 +776,11 @@ class extractor {
         c.warnings.push_back("/partners/" + std::to_string(i) +
                              "/client_cert_sha256 is unused: tls.client_ca is not set, so no "
                              "client certificate is requested");
+    for (std::size_t i = 0; i < c.partners.size(); ++i)
+      if (!c.partners[i].callback_url.empty() && c.partners[i].callback_secret.empty())
+        c.warnings.push_back("/partners/" + std::to_string(i) +
+                             "/callback_secret_file is not set: deliveries to " + c.partners[i].id +
+                             " go unsigned, so it cannot tell them from forgeries");
   }
 
   const Value& doc_;

@@ -516,11 +516,18 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
       });
   const bool for_consumer = member(sender, "role") == "consumer" && !names_other_partner &&
                             (partner->role == "merchant" || partner->role == "platform");
-  if (!as_itself && !for_consumer)
-    co_return co_await reject(
-        simple_problem(403, "forbidden", "Sender mismatch",
-                       "sender.partyId must be your partner id '" + partner->id +
-                           "' (merchant and platform systems may also send for consumers)"));
+  // An external provider relays what the parties do on its own platform (ODR-SI 6.2.4: they
+  // negotiate, respond and ask for the next tier there), on cases routed to it (checked below).
+  const std::string_view sender_role = member(sender, "role");
+  const bool relayed_party = partner->role == "odr-provider" && !as_itself &&
+                             !names_other_partner &&
+                             (sender_role == "consumer" || sender_role == "merchant");
+  if (!as_itself && !for_consumer && !relayed_party)
+    co_return co_await reject(simple_problem(
+        403, "forbidden", "Sender mismatch",
+        "sender.partyId must be your partner id '" + partner->id +
+            "' (merchant and platform systems may also send for consumers, providers for the "
+            "parties of cases routed to them)"));
   if (type == "stage.changed" || type == "deadline.notice")
     co_return co_await reject(simple_problem(403, "forbidden", "Not allowed for this partner",
                                              type + " is emitted by the gateway only"));
@@ -533,10 +540,19 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     if (std::find(view->parties.begin(), view->parties.end(), partner->id) == view->parties.end())
       co_return co_await reject(simple_problem(403, "forbidden", "Not a party to this case",
                                                partner->id + " is not a party to " + case_id));
+    if (relayed_party && view->provider != partner->id)
+      co_return co_await reject(simple_problem(
+          403, "forbidden", "Sender mismatch",
+          partner->id + " relays parties' messages only on cases routed to it; " + case_id +
+              (view->provider.empty() ? " has no provider" : " is with " + view->provider)));
   } else if (type != "dispute.application") {
     co_return co_await reject(
         simple_problem(422, "schema-invalid", "caseId required", type + " must name its caseId"));
   }
+  if (relayed_party && case_id.empty())
+    co_return co_await reject(simple_problem(
+        403, "forbidden", "Sender mismatch",
+        "a provider files new cases as itself; it relays parties' messages on its cases only"));
 
   inbound_message in;
   in.sender_party = partner->id;

@@ -86,7 +86,9 @@ TEST(Config, SampleConfigLoads) {
             "b61f1a076cd205d3072ab01ee64ae3e910046dd0ecc8c9f6b2423d57b41592fe");
   EXPECT_EQ(c.partners[1].role, "odr-provider");
   EXPECT_EQ(c.partners[1].dialect, "canonical-xml");
-  EXPECT_EQ(c.partners[1].callback_url, "https://odr-body-1.example/odrgw/results");
+  // No endpoint on this machine to deliver to: the sample provider polls (scripts/demo.sh
+  // delivers).
+  EXPECT_TRUE(c.partners[1].callback_url.empty());
   EXPECT_EQ(c.partners[2].dialect, "paypal-disputes-v1");
   EXPECT_EQ(c.partners[3].dialect, "helpdesk-ticket-v1");
   EXPECT_EQ(c.partners[4].role, "auditor");
@@ -390,6 +392,43 @@ TEST(Config, WarnsAboutPlainHttpOffLoopback) {
       parse_config("partners:\n" + partner("p1", "    client_cert_sha256: " + key_b + "\n"), "/b")
           .warnings.size(),
       1u);
+}
+
+TEST(Config, CallbackSecretsDeliveryAndCaseClock) {
+  temp_dir d;
+  d.write("good.secret", "0123456789abcdef0123\n");
+  d.write("short.secret", "short\n");
+  const std::string cb = "    callback_url: http://127.0.0.1:9/x\n";
+  config c = parse_config(
+      "delivery: {workers: 3, max_attempts: 5, backoff_initial_ms: 20, backoff_max_ms: 90,\n"
+      "  per_partner_concurrency: 1, timeout_ms: 700}\n"
+      "routing: {clock_scale: 86400, timer_interval_ms: 25}\n"
+      "partners:\n" +
+          partner("p1", cb + "    callback_secret_file: good.secret\n") + partner("p2", cb, key_b),
+      d.path().string());
+  EXPECT_EQ(c.partners[0].callback_secret, "0123456789abcdef0123");  // trailing newline dropped
+  EXPECT_EQ(c.delivery.workers, 3u);
+  EXPECT_EQ(c.delivery.max_attempts, 5u);
+  EXPECT_EQ(c.delivery.backoff_initial_ms, 20u);
+  EXPECT_EQ(c.delivery.backoff_max_ms, 90u);
+  EXPECT_EQ(c.delivery.per_partner_concurrency, 1u);
+  EXPECT_EQ(c.delivery.timeout_ms, 700u);
+  EXPECT_EQ(c.clock_scale, 86400);
+  EXPECT_EQ(c.timer_interval_ms, 25u);
+  // p2 has a callback_url without a secret: its deliveries go unsigned, which start-up says.
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("/partners/1/callback_secret_file"), std::string::npos);
+  for (const std::string& bad : {std::string("short.secret"), std::string("missing.secret")}) {
+    try {
+      parse_config("partners:\n" + partner("p1", cb + "    callback_secret_file: " + bad + "\n"),
+                   d.path().string());
+      ADD_FAILURE() << bad;
+    } catch (const config_error& e) {
+      EXPECT_EQ(e.path(), "/partners/0/callback_secret_file") << e.what();
+    }
+  }
+  EXPECT_THROW(parse_config("routing: {clock_scale: 0.5}\n", "/b"), config_error);
+  EXPECT_THROW(parse_config("delivery: {workers: 0}\n", "/b"), config_error);
 }
 
 TEST(Config, AdapterDirectoryLoadsMappingDialectsOrNamesTheProblem) {

@@ -271,5 +271,109 @@ TEST_F(Delivery, KillNineLosesNoAcknowledgedDelivery) {
   EXPECT_EQ(run_cli("audit verify --db " + (dir.path / "odrgw.db").string()), 0);
 }
 
+// A port nothing listens on right now (for a process that must know another's port first).
+unsigned short free_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+std::string case_state(unsigned short port, const std::string& case_id, const std::string& key) {
+  request_spec g;
+  g.target = "/v1/cases/" + case_id;
+  g.bearer = key;
+  const auto r = send(port, g);
+  return r.status == 200 ? r.body : "";
+}
+
+TEST_F(Delivery, ProvidersRelayTheirPartiesOnlyOnTheirOwnCases) {
+  start();
+  const auto r = post(external_application(3), platform_key);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  auto acc = parse(example("valid/dispute.acceptance.json"));
+  auto& a = acc.GetAllocator();
+  acc["caseId"].SetString(case_id.c_str(), a);
+  acc["messageId"].SetString("6f1c2a9e-0000-4000-8000-00000000b001", a);
+  acc["sender"]["partyId"].SetString("odr-body", a);
+  acc["sender"]["role"].SetString("odr-provider", a);
+  acc["payload"]["tier"].SetString("T3", a);
+  acc["payload"].RemoveMember("proceedingId");
+  ASSERT_EQ(post(schemas::to_json_string(acc), provider_key).status, 202);
+  // The consumer asks the provider for mediation on its platform; the provider relays it.
+  auto esc = parse(example("valid/escalation.request.json"));
+  auto& e = esc.GetAllocator();
+  esc["caseId"].SetString(case_id.c_str(), e);
+  esc["recipient"]["partyId"].SetString("odr-body", e);
+  const std::string relayed = schemas::to_json_string(esc);
+  const auto ok = post(relayed, provider_key);
+  ASSERT_EQ(ok.status, 202) << ok.body;
+  EXPECT_NE(case_state(gw->port(), case_id, platform_key).find("\"state\":\"mediation\""),
+            std::string::npos);
+  // Not on a case that is not routed to it (a platform-internal case at T1), nor for another
+  // partner, nor as a filing.
+  auto internal = parse(external_application(4));
+  internal["payload"]["tier"].SetString("T1", internal.GetAllocator());
+  const auto other = post(schemas::to_json_string(internal), platform_key);
+  ASSERT_EQ(other.status, 202) << other.body;
+  esc["caseId"].SetString(parse(other.body)["caseId"].GetString(), e);
+  esc["messageId"].SetString("6f1c2a9e-0000-4000-8000-00000000b002", e);
+  EXPECT_EQ(post(schemas::to_json_string(esc), provider_key).status, 403);
+  esc["caseId"].SetString(case_id.c_str(), e);
+  esc["sender"]["partyId"].SetString("platform-gb", e);
+  EXPECT_EQ(post(schemas::to_json_string(esc), provider_key).status, 403);
+  auto app = parse(external_application(5));
+  EXPECT_EQ(post(schemas::to_json_string(app), provider_key).status, 403);
+}
+
+TEST_F(Delivery, WholeRouteToAnArbitrationAwardWithTheMockProvider) {
+  // The external provider is `odrgw mock-provider` playing its parties too; the case clock runs
+  // 5 days a second, so mediation lapses and the case goes on to arbitration by itself.
+  const unsigned short gw_port = free_port();
+  gateway_process mock(
+      {"mock-provider", "--listen", "127.0.0.1:0", "--gateway",
+       "http://127.0.0.1:" + std::to_string(gw_port), "--token", provider_key, "--party-id",
+       "odr-body", "--dialect", "canonical-xml", "--relay-parties", "--secret-file",
+       (dir.path / "provider.secret").string(), "--delay-ms", "50"},
+      dir.path / "mock.log");
+  std::ofstream(dir.path / "odrgw.yaml")
+      << "listen: 127.0.0.1:" << gw_port << "\n"
+      << "storage: { sqlite: " << db() << " }\n"
+      << "audit: { pii_key_file: " << (dir.path / "pii.key").string() << " }\n"
+      << "delivery: { backoff_initial_ms: 50, backoff_max_ms: 200 }\n"
+      << "routing: { default_provider: odr-body, clock_scale: 432000, timer_interval_ms: 50 }\n"
+      << "partners:\n"
+      << "  - { id: platform-gb, role: platform, dialect: canonical-json, api_key_sha256: "
+      << sha256_hex(platform_key) << ", callback_url: '" << platform.url("/platform")
+      << "', callback_secret_file: " << (dir.path / "platform.secret").string() << " }\n"
+      << "  - { id: odr-body, role: odr-provider, dialect: canonical-xml, api_key_sha256: "
+      << sha256_hex(provider_key) << ", callback_url: 'http://127.0.0.1:" << mock.port()
+      << "/odr', callback_secret_file: " << (dir.path / "provider.secret").string() << " }\n";
+  gw.emplace(dir.path / "odrgw.yaml", dir.path / "odrgw.log");
+  const auto r = post(external_application(6), platform_key);
+  ASSERT_EQ(r.status, 202) << r.body;
+  const std::string case_id = parse(r.body)["caseId"].GetString();
+  // The award reaches the platform's callback, signed.
+  ASSERT_TRUE(platform.wait_for([](const auto& rs) {
+    for (const auto& got : rs)
+      if (header(got, "odr-message-type") == "arbitration.award") return true;
+    return false;
+  })) << slurp(dir.path / "odrgw.log")
+      << slurp(dir.path / "mock.log");
+  std::vector<std::string> types;
+  for (const auto& got : platform.requests()) {
+    EXPECT_TRUE(signed_with(got, platform_secret));
+    types.push_back(header(got, "odr-message-type"));
+  }
+  // On the way: the acceptance, the relayed escalation, the neutral, the stage changes.
+  for (const char* t :
+       {"dispute.acceptance", "escalation.request", "mediation.neutral-appointed", "stage.changed"})
+    EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << t;
+  const std::string view = case_state(gw_port, case_id, platform_key);
+  EXPECT_NE(view.find("\"tier\":\"T5\""), std::string::npos) << view;
+  gw->stop();
+  EXPECT_EQ(run_cli("audit verify --db " + db()), 0);
+}
+
 }  // namespace
 }  // namespace odrgw::test

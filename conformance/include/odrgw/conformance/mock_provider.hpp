@@ -40,6 +40,10 @@ struct mock_options {
   std::chrono::milliseconds slow{5000};  // mode slow: before answering
   double fail_rate = 0.3;                // mode flaky
   std::string ca_file;                   // for an https gateway; empty: system CAs
+  // Plays the parties on the provider's own platform too: after accepting a case at T3 it relays
+  // the respondent's response agreeing to arbitration and the complainant's request for mediation
+  // (T4, agreeing to arbitration), then appoints a neutral. For demos of the whole route.
+  bool relay_parties = false;
   // The dialect it speaks (an adapter id). canonical-json and canonical-xml both accept either
   // canonical encoding; results go out in the dialect's own encoding.
   std::string dialect = "canonical-json";
