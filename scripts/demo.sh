@@ -147,6 +147,11 @@ step "what the provider received"
 curl -sS "http://127.0.0.1:$mock_port/mock/log" | grep -o '"messageType":"[^"]*"' | sort | uniq -c |
   sed 's/^/  /'
 
+step "the case's path, from the gateway's stage.changed messages"
+curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id" |
+  grep -o '"toTier":"[^"]*",\("fromState":"[^"]*",\)\{0,1\}"toState":"[^"]*","reason":"[^"]*"' |
+  sed 's/"toTier":"\([^"]*\)",\("fromState":"[^"]*",\)\{0,1\}"toState":"\([^"]*\)","reason":"\([^"]*\)"/   \1 \3  (\4)/'
+
 step "the outbox and the audit log"
 "$ODRGW" outbox list --db "$work/odrgw.db" | sed 's/^/   /'
 kill "${pids[2]}"
