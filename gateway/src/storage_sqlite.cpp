@@ -628,6 +628,10 @@ class sqlite_storage final : public storage {
       // Checkpoints run on their own thread and connection (below), not inside a commit.
       wdb_.exec("PRAGMA wal_autocheckpoint = 0", "disable auto-checkpoint");
       wdb_.exec("PRAGMA journal_size_limit = 67108864", "set journal_size_limit");
+      // SQLite's default page cache (2 MiB) is smaller than the working set of one batch's index
+      // and table pages: under load the writer re-read evicted pages with pread (8% of the
+      // gateway's CPU in a perf profile). 64 MiB for the one writer connection removes those reads.
+      wdb_.exec("PRAGMA cache_size = -65536", "set cache_size");
       migrate();
       prepare();
     } catch (const std::exception& e) {
