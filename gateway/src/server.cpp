@@ -3,6 +3,7 @@
 // graceful shutdown on SIGINT/SIGTERM (after the Beast server-flex-awaitable example).
 #include <odrgw/gateway/server.hpp>
 
+#include <array>
 #include <atomic>
 #include <iostream>
 #include <list>
@@ -66,6 +67,21 @@ struct server::impl {
   std::mutex sessions_mu;
   std::list<std::shared_ptr<session_state>> sessions;
 
+  // After an answer to a request whose body was left unread: reads and discards what the client
+  // still sends, briefly and bounded, so that closing the socket does not reset the connection
+  // (unread data makes the kernel send RST, and the client may lose the answer with it).
+  template <class Stream>
+  asio::awaitable<void> drain(Stream& stream) {
+    std::array<char, 16 * 1024> scratch;
+    std::size_t total = 0;
+    beast::get_lowest_layer(stream).expires_after(200ms);
+    while (total < 256 * 1024) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), tuple_awaitable);
+      if (ec) break;
+      total += n;
+    }
+  }
+
   // One request/response exchange loop on any stream (plain or TLS).
   template <class Stream>
   asio::awaitable<void> exchange(Stream& stream, const peer_info& peer, session_state& st) {
@@ -83,6 +99,26 @@ struct server::impl {
       beast::get_lowest_layer(stream).expires_after(timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
       (void)n;
+      if (!ec && !parser.is_done() && svc->refuse_before_body(parser.get(), peer)) {
+        // An unauthenticated POST is answered on its header: its body (up to max_body_bytes) is
+        // never read, and the connection closes after the 401 since the body is still unread.
+        peer_info unread = peer;
+        unread.body_unread = true;
+        st.handling = true;
+        std::optional<response> res;
+        try {
+          res = co_await svc->handle(parser.release(), unread);
+        } catch (const std::exception&) {
+        }
+        if (!res) res = svc->transport_error(500, "internal error", 11, false);
+        res->keep_alive(false);
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        auto [wec, wn] = co_await http::async_write(stream, *res, tuple_awaitable);
+        (void)wn;
+        st.handling = false;
+        if (!wec) co_await drain(stream);
+        co_return;
+      }
       if (!ec && !parser.is_done() &&
           beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         // The client waits for this before it sends the body (RFC 9110 10.1.1).

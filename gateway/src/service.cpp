@@ -116,6 +116,12 @@ rapidjson::Document request_summary(const request& req, const peer_info& peer,
   d.AddMember("target", str(printable(req.target())), a);
   d.AddMember("peer", str(peer.address), a);
   d.AddMember("contentType", str(printable(req[http::field::content_type])), a);
+  if (peer.body_unread) {
+    // Refused on the header: the body was never read, only its announced length is known.
+    d.AddMember("bodyRead", false, a);
+    d.AddMember("contentLength", str(printable(req[http::field::content_length])), a);
+    return d;
+  }
   d.AddMember("bodySha256", str(body_sha256), a);
   d.AddMember("bodyBytes", static_cast<uint64_t>(req.body().size()), a);
   return d;
@@ -243,7 +249,8 @@ void service::probe_ready(bool first) {
   }
 }
 
-const partner_config* service::authenticate(const request& req, const peer_info& peer) const {
+const partner_config* service::authenticate(const http::request_header<>& req,
+                                            const peer_info& peer) const {
   // A client certificate that a configured partner owns identifies that partner (mutual TLS).
   if (!peer.client_cert_sha256.empty())
     if (auto it = by_cert_.find(peer.client_cert_sha256); it != by_cert_.end()) return it->second;
@@ -254,6 +261,14 @@ const partner_config* service::authenticate(const request& req, const peer_info&
   // Only the key's hash is configured; the key itself is never stored or logged.
   const auto it = by_key_.find(sha256_hex(auth.substr(bearer.size())));
   return it == by_key_.end() ? nullptr : it->second;
+}
+
+bool service::refuse_before_body(const http::request_header<>& header,
+                                 const peer_info& peer) const {
+  if (header.method() != http::verb::post) return false;
+  const std::string_view target = header.target();
+  if (target.substr(0, target.find('?')) != "/v1/messages") return false;
+  return authenticate(header, peer) == nullptr;
 }
 
 response service::transport_error(int status, std::string_view detail, unsigned version,

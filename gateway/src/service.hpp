@@ -29,6 +29,8 @@ using response = http::response<http::string_body>;
 struct peer_info {
   std::string address;             // remote IP
   std::string client_cert_sha256;  // hex of the DER client certificate (TLS with client_ca), or ""
+  // Set for one request whose body the transport left unread (refused on its header alone).
+  bool body_unread = false;
 };
 
 class service {
@@ -40,6 +42,10 @@ class service {
   ~service();
 
   boost::asio::awaitable<response> handle(request req, const peer_info& peer);
+  // True for a request that is refused on its header alone, before its body is read: a
+  // `POST /v1/messages` that identifies no partner. The transport then hands handle() the header
+  // with peer.body_unread set and closes the connection after the answer (401).
+  bool refuse_before_body(const http::request_header<>& header, const peer_info& peer) const;
   // A response for a request the transport could not read (413, 431, 400).
   response transport_error(int status, std::string_view detail, unsigned version, bool keep_alive);
 
@@ -48,7 +54,8 @@ class service {
 
  private:
   struct outcome;
-  const partner_config* authenticate(const request& req, const peer_info& peer) const;
+  const partner_config* authenticate(const http::request_header<>& req,
+                                     const peer_info& peer) const;
   boost::asio::awaitable<response> post_message(const request& req, const peer_info& peer,
                                                 outcome& out);
   boost::asio::awaitable<response> get_case(const request& req, const peer_info& peer,

@@ -505,6 +505,46 @@ TEST_F(Gateway, ExpectContinueGetsAHundredBeforeTheBody) {
   EXPECT_EQ(res2.result_int(), 413u);
 }
 
+TEST_F(Gateway, UnauthenticatedPostIsRefusedBeforeItsBodyIsRead) {
+  // The header announces 60000 bytes and none follow: the 401 comes at once (not after the
+  // 1.5 s read timeout), the connection closes, and the audit records what was announced.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket s(ioc);
+  s.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  const std::string head =
+      "POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer not-a-key\r\n"
+      "Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  boost::asio::write(s, boost::asio::buffer(head));
+  boost::beast::flat_buffer fb;
+  http::response<http::string_body> res;
+  http::read(s, fb, res);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
+  EXPECT_EQ(res.result_int(), 401u) << res.body();
+  EXPECT_FALSE(res.keep_alive());
+  EXPECT_NE(res[http::field::www_authenticate].find("Bearer"), std::string_view::npos);
+  // A client that sends its whole body anyway still gets the answer, not a reset.
+  boost::asio::ip::tcp::socket s2(ioc);
+  s2.connect({boost::asio::ip::make_address("127.0.0.1"), gw->port()});
+  const std::string body = application(13);
+  const std::string req =
+      "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  boost::asio::write(s2, boost::asio::buffer(req));
+  boost::beast::flat_buffer fb2;
+  http::response<http::string_body> res2;
+  http::read(s2, fb2, res2);
+  EXPECT_EQ(res2.result_int(), 401u);
+  const auto db = dir.path / "odrgw.db";
+  EXPECT_EQ(sql(db,
+                "SELECT json_extract(data_json, '$.contentLength') || ' ' || "
+                "json_extract(data_json, '$.bodyRead') || ' ' || "
+                "json_extract(data_json, '$.status') FROM audit WHERE kind = 'rejected' "
+                "ORDER BY seq"),
+            "60000 0 401\n" + std::to_string(body.size()) + " 0 401");
+}
+
 TEST_F(Gateway, CaseReadsAreAudited) {
   const auto r = post(application(10));
   ASSERT_EQ(r.status, 202) << r.body;
