@@ -263,6 +263,13 @@ server::server(config cfg, std::shared_ptr<const schemas::schema_set> set)
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                     ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
                     ssl::context::single_dh_use);
+    // TLS 1.2 only with forward-secret AEAD suites (Mozilla's "intermediate" list without DHE);
+    // OpenSSL's default would also offer CBC and RSA key exchange. TLS 1.3 keeps its defaults.
+    if (SSL_CTX_set_cipher_list(ctx.native_handle(),
+                                "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1)
+      throw std::runtime_error("tls: cannot set the TLS 1.2 cipher list");
     beast::error_code ec;
     ctx.use_certificate_chain_file(t.cert, ec);
     if (ec) throw std::runtime_error("tls.cert " + t.cert + ": " + ec.message());

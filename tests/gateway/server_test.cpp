@@ -759,6 +759,26 @@ TEST_F(GatewayTls, ApiKeyOverTls) {
   EXPECT_ANY_THROW(send(gw->port(), request_spec{}));
 }
 
+TEST_F(GatewayTls, Tls12OnlyWithForwardSecretAeadSuites) {
+  request_spec r;
+  r.target = "/healthz";
+  auto tls12 = [&](const char* ciphers) {
+    auto ctx = client("");
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(ctx.native_handle(), ciphers);
+    return send_tls(gw->port(), ctx, r).status;
+  };
+  EXPECT_EQ(tls12("ECDHE-ECDSA-AES128-GCM-SHA256"), 200);
+  EXPECT_EQ(tls12("ECDHE-ECDSA-CHACHA20-POLY1305"), 200);
+  EXPECT_ANY_THROW(tls12("ECDHE-ECDSA-AES128-SHA"));  // CBC
+  EXPECT_ANY_THROW(tls12("AES128-GCM-SHA256"));       // no forward secrecy
+  // TLS 1.1 is refused outright.
+  auto old = client("");
+  SSL_CTX_set_min_proto_version(old.native_handle(), TLS1_1_VERSION);
+  SSL_CTX_set_max_proto_version(old.native_handle(), TLS1_1_VERSION);
+  EXPECT_ANY_THROW(send_tls(gw->port(), old, r));
+}
+
 TEST_F(GatewayTls, MutualTlsIdentifiesThePartnerAndRefusesStrangers) {
   auto good = client("good");
   request_spec r;
