@@ -130,18 +130,28 @@ class Conformance : public ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(mock->port()) + "/odr/messages";
   }
 
-  // Runs the provider suite against the mock; `extra` are more options.
-  cli_result run_suite(const std::string& extra = "", bool results = true) {
+  // Runs the provider suite against the mock; `extra` are more options; `signatures`: the
+  // claims include verifiesSignatures.
+  cli_result run_suite(const std::string& extra = "", bool results = true,
+                       bool signatures = false) {
     std::ofstream(dir.path / "claims.yaml")
         << "messageTypes: [dispute.application, dispute.appeal, escalation.request]\n"
         << "procedures: [negotiation, mediation]\n"
-        << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n";
+        << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n"
+        << "verifiesSignatures: " << (signatures ? "true" : "false") << "\n";
     return odrgw("conformance run --suite provider --target " + target() + " --claims " +
                  (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string() +
                  (results ? " --results-listen " + receiver_ : "") + " " + extra);
   }
 
   fs::path report_dir() const { return dir.path / "report"; }
+
+  // A callback secret, as the gateway and a partner share it.
+  std::string secret_file(const std::string& name = "secret.txt",
+                          const std::string& value = "conformance-secret-0123456789") {
+    std::ofstream(dir.path / name) << value << "\n";
+    return (dir.path / name).string();
+  }
 
   rapidjson::Document report() { return parse(slurp(report_dir() / "report.json")); }
 
@@ -308,6 +318,7 @@ TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
   EXPECT_STREQ(c["specVersion"].GetString(), "1.0");
   EXPECT_EQ(std::string(c["target"].GetString()), target());
   EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
+  EXPECT_FALSE(c["claims"]["verifiesSignatures"].GetBool());
   EXPECT_EQ(c["requirements"].Size(), 5u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 6.2.3 and R-ENV-1
   for (const auto& req : c["requirements"].GetArray())
     EXPECT_STREQ(req["status"].GetString(), "passed");
@@ -442,6 +453,8 @@ TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
   for (const auto& id : ids) EXPECT_NO_THROW(conformance::load_suite(id)) << id;
   const auto s = conformance::load_suite("provider");
   EXPECT_EQ(s.cases.size(), all_cases.size());
+  const auto p = conformance::load_suite("platform");
+  EXPECT_EQ(p.default_message_types.size(), 6u);
   EXPECT_EQ(conformance::load_suite("messages").target_kind, "directory");
   const std::string base =
       R"({"suite": "x", "version": "1.0.0", "specVersion": "1.0", "title": "t", "cases": [)";
@@ -570,6 +583,85 @@ TEST(GatewaySuite, OdrgwServePassesEveryMandatoryCase) {
       "conformance run --suite gateway --target http://127.0.0.1:" + std::to_string(gw.port()) +
       "/v1/messages --token wrong-key" + " --report-dir " + (dir.path / "report2").string());
   EXPECT_EQ(wrong.status, 1) << wrong.out;
+}
+
+}  // namespace
+}  // namespace odrgw::test
+
+namespace odrgw::test {
+namespace {
+
+// The platform suite against the real `odrgw callback listen`: the runner delivers as the gateway
+// does, signed with the partner's secret.
+class PlatformSuite : public Conformance {
+ protected:
+  void start_listener(const std::string& secret) {
+    listener.emplace(std::vector<std::string>{"callback", "listen", "--listen", "127.0.0.1:0",
+                                              "--secret-file", secret},
+                     dir.path / "listener.log");
+  }
+  cli_result run_platform(const std::string& extra) {
+    std::ofstream(dir.path / "claims.yaml") << "verifiesSignatures: true\n";
+    return odrgw("conformance run --suite platform --target http://127.0.0.1:" +
+                 std::to_string(listener->port()) + "/odr/callbacks --claims " +
+                 (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string() +
+                 " " + extra);
+  }
+  std::optional<gateway_process> listener;
+};
+
+TEST_F(PlatformSuite, TheCallbackListenerPassesEveryMandatoryCase) {
+  const auto secret = secret_file();
+  start_listener(secret);
+  const auto run = run_platform("--secret-file " + secret);
+  ASSERT_EQ(run.status, 0) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 4u) << slurp(report_dir() / "report.json");
+  std::map<std::string, std::vector<int>> statuses;
+  for (const auto& c : r["cases"].GetArray())
+    for (const auto& e : c["exchanges"].GetArray())
+      statuses[c["id"].GetString()].push_back(e["status"].GetInt());
+  // One delivery per default result type, each answered 204; a repeat is answered 204 again.
+  EXPECT_EQ(statuses["platform.accepts-results"], std::vector<int>(6, 204));
+  EXPECT_EQ(statuses["platform.redelivery-safe"], (std::vector<int>{204, 204, 204}));
+  EXPECT_EQ(statuses["platform.rejects-malformed"], std::vector<int>{400});
+  EXPECT_EQ(statuses["platform.verifies-signature"], (std::vector<int>{401, 401, 204}));
+  // Delivered with the gateway's headers.
+  const std::string first = r["cases"][0]["exchanges"][0]["request"].GetString();
+  for (const char* h :
+       {"Idempotency-Key: ", "ODR-Message-Id: ", "ODR-Message-Type: dispute.acceptance",
+        "ODR-Case-Id: ", "ODR-Signature: t="})
+    EXPECT_NE(first.find(h), std::string::npos) << h << " in " << first;
+  expect_junit_matches_json();
+  EXPECT_EQ(r["claims"]["messageTypes"].Size(), 6u);  // the suite's default result types
+}
+
+TEST_F(PlatformSuite, AListenerWithAnotherSecretFailsAndTheRunExitsOne) {
+  start_listener(secret_file("other.txt", "not-the-partners-secret"));
+  const auto run = run_platform("--secret-file " + secret_file());
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  // Every well signed delivery is refused: nothing that needs a 2xx passes, and the malformed
+  // body gets 401 where 400 or 422 was expected.
+  EXPECT_EQ(failed_cases(r),
+            (std::set<std::string>{"platform.accepts-results", "platform.redelivery-safe",
+                                   "platform.rejects-malformed", "platform.verifies-signature"}));
+  expect_junit_matches_json();
+}
+
+TEST_F(PlatformSuite, UnsignedDeliveriesToACheckingListenerFail) {
+  start_listener(secret_file());
+  std::ofstream(dir.path / "claims.yaml") << "messageTypes: [outcome.notification]\n";
+  // Unsigned deliveries to a listener that checks: refused; the signature case is not claimed.
+  const auto run =
+      odrgw("conformance run --suite platform --target http://127.0.0.1:" +
+            std::to_string(listener->port()) + "/cb --claims " +
+            (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string());
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 1u);
+  EXPECT_EQ(r["claims"]["messageTypes"].Size(), 1u);
+  EXPECT_EQ(failed_cases(r).count("platform.accepts-results"), 1u);
 }
 
 }  // namespace
