@@ -185,6 +185,7 @@ class Conformance : public ::testing::Test {
   std::optional<gateway_process> mock;
 };
 
+// The provider suite's cases that run without a claim of verifiesSignatures.
 const std::set<std::string> all_cases = {"provider.accepts-valid",   "provider.accepts-xml",
                                          "provider.rejects-invalid", "provider.rejects-malformed",
                                          "provider.deduplicates",    "provider.time-bound",
@@ -194,12 +195,14 @@ TEST_F(Conformance, ConformingProviderPassesEveryMandatoryCase) {
   start_mock("conforming");
   const auto run = run_suite();
   ASSERT_EQ(run.status, 0) << run.out;
-  EXPECT_NE(run.out.find("[8/8] provider.results-once"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("[9/9] provider.results-once"), std::string::npos) << run.out;
   const auto r = report();
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u) << slurp(report_dir() / "report.json");
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 1u);  // verifiesSignatures not claimed
   EXPECT_TRUE(r["summary"]["mandatoryPassed"].GetBool());
   std::set<std::string> ids;
-  for (const auto& c : r["cases"].GetArray()) ids.insert(c["id"].GetString());
+  for (const auto& c : r["cases"].GetArray())
+    if (std::string_view(c["status"].GetString()) == "passed") ids.insert(c["id"].GetString());
   EXPECT_EQ(ids, all_cases);
   // Every claimed type was sent, and the invalid seeds of the claimed types too.
   for (const auto& c : r["cases"].GetArray()) {
@@ -230,7 +233,7 @@ TEST_F(Conformance, ResultCasesAreNotApplicableWithoutTheClaim) {
   ASSERT_EQ(run.status, 0) << run.out;
   const auto r = report();
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
-  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 2u);
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 3u);
   expect_junit_matches_json();
 }
 
@@ -290,6 +293,48 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// With --secret-file the runner signs every request as the gateway does, so the whole suite passes
+// against a mock that checks signatures; without it, that mock refuses everything.
+TEST_F(Conformance, ASigningMockPassesASigningRunAndFailsAnUnsignedOne) {
+  const auto secret = secret_file();
+  start_mock("conforming", {"--secret-file", secret});
+  const auto run = run_suite("--secret-file " + secret, true, true);
+  ASSERT_EQ(run.status, 0) << run.out;
+  auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 9u) << slurp(report_dir() / "report.json");
+  for (const auto& c : r["cases"].GetArray()) {
+    if (std::string_view(c["id"].GetString()) != "provider.verifies-signature") continue;
+    ASSERT_EQ(c["exchanges"].Size(), 3u);
+    EXPECT_EQ(c["exchanges"][0]["status"].GetInt(), 401);  // unsigned
+    EXPECT_EQ(std::string(c["exchanges"][0]["request"].GetString()).find("ODR-Signature"),
+              std::string::npos);
+    EXPECT_EQ(c["exchanges"][1]["status"].GetInt(), 401);  // another secret
+    EXPECT_NE(std::string(c["exchanges"][2]["request"].GetString()).find("ODR-Signature: t="),
+              std::string::npos);
+  }
+  expect_junit_matches_json();
+
+  // The same claims without the secret: every request is refused, the signature case cannot be
+  // checked (skipped), and the run fails.
+  const auto unsigned_run = run_suite("", true, true);
+  EXPECT_EQ(unsigned_run.status, 1) << unsigned_run.out;
+  r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 0u);
+  EXPECT_EQ(r["summary"]["skipped"].GetUint(), 1u);
+  expect_junit_matches_json();
+}
+
+// A provider that claims to verify signatures but takes unsigned messages is caught.
+TEST_F(Conformance, AProviderThatTakesUnsignedMessagesFailsTheSignatureCase) {
+  start_mock("conforming");  // no --secret-file: it checks nothing
+  const auto run = run_suite("--secret-file " + secret_file(), false, true);
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  EXPECT_EQ(failed_cases(r), std::set<std::string>{"provider.verifies-signature"});
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
+  expect_junit_matches_json();
+}
+
 class Certificate : public Conformance {
  protected:
   void SetUp() override {
@@ -308,8 +353,11 @@ class Certificate : public Conformance {
 };
 
 TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
-  start_mock("conforming");
-  const auto run = run_suite("--sign-key " + key("key.pem"));
+  // A mock that checks signatures, a run that signs: every case applies and passes.
+  const auto secret = secret_file();
+  start_mock("conforming", {"--secret-file", secret});
+  const auto run =
+      run_suite("--sign-key " + key("key.pem") + " --secret-file " + secret, true, true);
   ASSERT_EQ(run.status, 0) << run.out;
   const std::string original = slurp(cert());
   const auto c = parse(original);
@@ -318,8 +366,8 @@ TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
   EXPECT_STREQ(c["specVersion"].GetString(), "1.0");
   EXPECT_EQ(std::string(c["target"].GetString()), target());
   EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
-  EXPECT_FALSE(c["claims"]["verifiesSignatures"].GetBool());
-  EXPECT_EQ(c["requirements"].Size(), 5u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 6.2.3 and R-ENV-1
+  EXPECT_TRUE(c["claims"]["verifiesSignatures"].GetBool());
+  EXPECT_EQ(c["requirements"].Size(), 6u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 5.5, 6.2.3 and R-ENV-1
   for (const auto& req : c["requirements"].GetArray())
     EXPECT_STREQ(req["status"].GetString(), "passed");
   EXPECT_STREQ(c["signature"]["algorithm"].GetString(), "Ed25519");
@@ -384,7 +432,7 @@ TEST(ConformanceCli, AnUnreachableTargetFailsEveryCaseWithExitOne) {
       std::to_string(free_port()) + "/odr --report-dir " + d.path.string());
   EXPECT_EQ(r.status, 1) << r.out;
   const auto rep = parse(slurp(d.path / "report.json"));
-  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // the two result cases: not applicable
+  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // result and signature cases: not applicable
 }
 
 // The offline messages suite: a directory of samples; each broken file fails exactly its rule.
@@ -452,7 +500,7 @@ TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
   ASSERT_FALSE(ids.empty());
   for (const auto& id : ids) EXPECT_NO_THROW(conformance::load_suite(id)) << id;
   const auto s = conformance::load_suite("provider");
-  EXPECT_EQ(s.cases.size(), all_cases.size());
+  EXPECT_EQ(s.cases.size(), all_cases.size() + 1);  // and provider.verifies-signature
   const auto p = conformance::load_suite("platform");
   EXPECT_EQ(p.default_message_types.size(), 6u);
   EXPECT_EQ(conformance::load_suite("messages").target_kind, "directory");
