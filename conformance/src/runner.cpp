@@ -428,16 +428,18 @@ class case_runner {
   }
 
   // POSTs with the bearer token, `extra` headers and, with a secret, ODR-Signature (signature:
-  // "" valid, "none" left out, "bad" made with another secret).
+  // "" valid, "none" left out, "bad" made with another secret, "stale" a valid signature made an
+  // hour ago: a replay outside any receiver's window).
   gateway::http_answer post(const std::string& body, const std::string& label,
                             const std::vector<std::pair<std::string, std::string>>& extra,
                             const std::string& signature, const std::string& auth,
                             case_result& out) {
     std::vector<std::pair<std::string, std::string>> headers = extra;
     if (!o_.secret.empty() && signature != "none") {
-      const auto t = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      const auto t = signature == "stale" ? now - 3600 : now;
       headers.emplace_back(
           std::string(gateway::signature_header),
           gateway::sign_callback(signature == "bad" ? "not-" + o_.secret : o_.secret, t, body));

@@ -304,12 +304,16 @@ TEST_F(Conformance, ASigningMockPassesASigningRunAndFailsAnUnsignedOne) {
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 9u) << slurp(report_dir() / "report.json");
   for (const auto& c : r["cases"].GetArray()) {
     if (std::string_view(c["id"].GetString()) != "provider.verifies-signature") continue;
-    ASSERT_EQ(c["exchanges"].Size(), 3u);
+    ASSERT_EQ(c["exchanges"].Size(), 4u);
     EXPECT_EQ(c["exchanges"][0]["status"].GetInt(), 401);  // unsigned
     EXPECT_EQ(std::string(c["exchanges"][0]["request"].GetString()).find("ODR-Signature"),
               std::string::npos);
     EXPECT_EQ(c["exchanges"][1]["status"].GetInt(), 401);  // another secret
-    EXPECT_NE(std::string(c["exchanges"][2]["request"].GetString()).find("ODR-Signature: t="),
+    EXPECT_EQ(c["exchanges"][2]["status"].GetInt(), 401);  // an hour old
+    EXPECT_NE(std::string(c["exchanges"][2]["response"].GetString()).find("outside-window"),
+              std::string::npos)
+        << c["exchanges"][2]["response"].GetString();
+    EXPECT_NE(std::string(c["exchanges"][3]["request"].GetString()).find("ODR-Signature: t="),
               std::string::npos);
   }
   expect_junit_matches_json();
@@ -689,7 +693,7 @@ TEST_F(PlatformSuite, TheCallbackListenerPassesEveryMandatoryCase) {
   EXPECT_EQ(statuses["platform.accepts-results"], std::vector<int>(6, 204));
   EXPECT_EQ(statuses["platform.redelivery-safe"], (std::vector<int>{204, 204, 204}));
   EXPECT_EQ(statuses["platform.rejects-malformed"], std::vector<int>{400});
-  EXPECT_EQ(statuses["platform.verifies-signature"], (std::vector<int>{401, 401, 204}));
+  EXPECT_EQ(statuses["platform.verifies-signature"], (std::vector<int>{401, 401, 401, 204}));
   // Delivered with the gateway's headers.
   const std::string first = r["cases"][0]["exchanges"][0]["request"].GetString();
   for (const char* h :
