@@ -704,6 +704,30 @@ TEST_F(PlatformSuite, TheCallbackListenerPassesEveryMandatoryCase) {
   EXPECT_EQ(r["claims"]["messageTypes"].Size(), 6u);  // the suite's default result types
 }
 
+// The listener refuses what is no message (the platform suite's rejects-malformed) but still takes
+// an XML dialect's deliveries: markup with an XML content type.
+TEST_F(PlatformSuite, TheListenerTakesXmlDeliveriesAndRefusesGarbage) {
+  const auto secret = secret_file();
+  start_listener(secret);
+  auto deliver = [&](const std::string& name, const std::string& body, const std::string& type) {
+    std::ofstream(dir.path / name, std::ios::binary) << body;
+    const auto sig =
+        odrgw("callback sign --secret-file " + secret + " " + (dir.path / name).string());
+    EXPECT_EQ(sig.status, 0) << sig.out;
+    std::string header = sig.out;
+    while (!header.empty() && header.back() == '\n') header.pop_back();
+    return run_shell("curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: " + type +
+                     "' -H 'ODR-Signature: " + header + "' --data-binary @" +
+                     (dir.path / name).string() +
+                     " http://127.0.0.1:" + std::to_string(listener->port()) + "/cb")
+        .out;
+  };
+  EXPECT_EQ(deliver("m.xml", "<message xmlns=\"urn:x\"/>", "application/xml"), "204");
+  EXPECT_EQ(deliver("m.json", R"({"messageId": "x"})", "application/json"), "204");
+  EXPECT_EQ(deliver("bad.xml", "not markup", "application/xml"), "400");
+  EXPECT_EQ(deliver("bad.json", "[1, 2]", "application/json"), "400");  // not an object
+}
+
 TEST_F(PlatformSuite, AListenerWithAnotherSecretFailsAndTheRunExitsOne) {
   start_listener(secret_file("other.txt", "not-the-partners-secret"));
   const auto run = run_platform("--secret-file " + secret_file());
