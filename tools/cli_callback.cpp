@@ -91,6 +91,21 @@ int listen_for_callbacks(const callback_args& a, const std::string& secret) {
         const auto c = gateway::verify_callback(
             secret, header_value(req[gateway::signature_header]), req.body(), now, a.tolerance);
         const bool ok = c.verdict == gateway::callback_verdict::valid;
+        // A signed body that is no message gets 400, never "stored" (a receiver that answered 2xx
+        // would tell the gateway it has it): JSON must be an object; an XML dialect's body
+        // (application/xml, text/xml) must at least start with markup.
+        const std::string_view ctype = req[http::field::content_type];
+        const bool xml_body = ctype.starts_with("application/xml") || ctype.starts_with("text/xml");
+        rapidjson::Document msg;
+        schemas::json_error perr;
+        bool is_message = false;
+        if (xml_body) {
+          const auto first = req.body().find_first_not_of(" \t\r\n");
+          is_message = first != std::string::npos && req.body()[first] == '<';
+          if (!is_message) perr.message = "an XML body must start with '<'";
+        } else {
+          is_message = schemas::parse_json(req.body(), msg, {}, perr) && msg.IsObject();
+        }
         std::cout << "{\"verdict\":" << json_str(gateway::to_string(c.verdict))
                   << ",\"target\":" << json_str(req.target())
                   << ",\"messageId\":" << json_str(req["ODR-Message-Id"])
@@ -98,14 +113,24 @@ int listen_for_callbacks(const callback_args& a, const std::string& secret) {
                   << ",\"caseId\":" << json_str(req["ODR-Case-Id"])
                   << ",\"contentType\":" << json_str(req[http::field::content_type])
                   << ",\"body\":" << json_str(req.body()) << "}" << std::endl;
-        http::response<http::string_body> res{
-            ok ? http::status::no_content : http::status::unauthorized, req.version()};
+        http::response<http::string_body> res{!ok          ? http::status::unauthorized
+                                              : is_message ? http::status::no_content
+                                                           : http::status::bad_request,
+                                              req.version()};
         if (!ok) {
           res.set(http::field::content_type, "application/problem+json");
           res.body() =
               "{\"type\":\"urn:odrgw:problem:signature\",\"title\":\"Bad "
               "signature\",\"status\":401,\"detail\":" +
               json_str(c.detail) + "}";
+        } else if (!is_message) {
+          res.set(http::field::content_type, "application/problem+json");
+          res.body() =
+              "{\"type\":\"urn:odrgw:problem:malformed\",\"title\":\"Not a "
+              "message\",\"status\":400,\"detail\":" +
+              json_str(perr.message.empty() ? "the body is not a JSON object" : perr.message) +
+              ",\"errors\":[{\"location\":\"\",\"rule\":\"malformed\",\"message\":" +
+              json_str(perr.message.empty() ? "not a JSON object" : perr.message) + "}]}";
         }
         res.keep_alive(false);
         res.prepare_payload();
@@ -149,7 +174,9 @@ command add_callback(CLI::App& root, const global_options&) {
       "listen",
       "A callback endpoint for trying the gateway: prints one JSON line per request received\n"
       "(verdict of its ODR-Signature, messageId, type, case, body) and answers 204 when the\n"
-      "signature is valid, 401 otherwise. Prints 'listening on HOST:PORT' first; runs until\n"
+      "signature is valid and the body a message (a JSON object; with an XML content type,\n"
+      "markup), 400 when it is not, 401 when the signature is not valid. Prints 'listening on "
+      "HOST:PORT' first; runs until\n"
       "SIGINT/SIGTERM.");
   listen->add_option("--listen", args->listen, "HOST:PORT (port 0: any free port)");
   listen->add_option("--secret-file", args->secret_file, "The shared secret")->required();

@@ -21,7 +21,7 @@ struct conformance_args {
   CLI::App* verify = nullptr;
   // run
   std::string suite, target, token, token_file, claims_file, report_dir, results_listen, sign_key,
-      ca_file;
+      ca_file, secret_file;
   std::vector<std::string> cases;
   unsigned time_bound_ms = 0;
   unsigned timeout_ms = 10000;
@@ -75,6 +75,17 @@ int run_run(const conformance_args& a, const global_options& g) {
     o.token = *t;
     while (!o.token.empty() && (o.token.back() == '\n' || o.token.back() == '\r'))
       o.token.pop_back();
+  }
+  if (!a.secret_file.empty()) {
+    auto t = read_text(a.secret_file, "secret file");
+    if (!t) return exit_usage;
+    o.secret = *t;
+    while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r'))
+      o.secret.pop_back();
+    if (o.secret.empty()) {
+      std::cerr << "odrgw conformance run: the secret file " << a.secret_file << " is empty\n";
+      return exit_usage;
+    }
   }
   o.only_cases = a.cases;
   if (a.time_bound_ms) o.time_bound = std::chrono::milliseconds(a.time_bound_ms);
@@ -183,11 +194,18 @@ command add_conformance(CLI::App& root, const global_options& g) {
       "run",
       "Run a suite against a target. Exit 0: every mandatory case passed; 1: not; 2: usage.");
   run->add_option("--suite", args->suite, "The suite (odrgw conformance list)")->required();
-  run->add_option("--target", args->target, "The endpoint URL messages are POSTed to")->required();
+  run->add_option("--target", args->target,
+                  "The endpoint URL messages are POSTed to (platform: the callback URL; messages: "
+                  "a directory)")
+      ->required();
   run->add_option("--token", args->token, "Bearer token for the target");
   run->add_option("--token-file", args->token_file, "Read the bearer token from this file");
   run->add_option("--claims", args->claims_file,
-                  "YAML or JSON: messageTypes, procedures, sendsResults, partyId");
+                  "YAML or JSON: messageTypes, procedures, sendsResults, verifiesSignatures, "
+                  "partyId");
+  run->add_option("--secret-file", args->secret_file,
+                  "The partner's callback secret: sign every POST with ODR-Signature "
+                  "(docs/callbacks.md); needed by the verifies-signature cases");
   run->add_option("--report-dir", args->report_dir,
                   "Write junit.xml, report.json, report.html (and certificate.json) here")
       ->required();

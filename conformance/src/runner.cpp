@@ -21,6 +21,7 @@
 #include <boost/uuid/uuid_io.hpp>
 
 #include <odrgw/adapters/adapter.hpp>
+#include <odrgw/gateway/callback.hpp>
 #include <odrgw/gateway/config.hpp>
 #include <odrgw/gateway/http_client.hpp>
 #include <odrgw/gateway/routing.hpp>
@@ -297,6 +298,9 @@ class case_runner {
     sent_id_.clear();
     built_id_.clear();
     prev_receipt_.clear();
+    sent_headers_.clear();
+    vars_.clear();
+    acknowledged_.clear();
     for (const auto& step : steps.GetArray()) {
       const std::size_t before = out.failures.size();
       run_step(step, out);
@@ -317,11 +321,23 @@ class case_runner {
     rep("${type}", item_->type);
     rep("${file}", item_->seed ? item_->seed->file : "");
     rep("${first-claimed-type}", o_.claimed.message_types.front());
+    for (const auto& [name, val] : vars_) rep("${" + name + "}", val);
     return v;
   }
 
+  // A step's string after substitution; false (with a failure) when a ${variable} is unknown,
+  // e.g. ${case-id} before any receipt named a case.
+  bool subst_known(const std::string& in, std::string& v, case_result& out) {
+    v = subst(in);
+    if (const auto p = v.find("${"); p != std::string::npos) {
+      fail(out, "runner: no value for " + v.substr(p, v.find('}', p) - p + 1) + " yet");
+      return false;
+    }
+    return true;
+  }
+
   // Builds the message a step sends; "" with a failure reason when the runner has no seed.
-  std::string build_message(const Value& spec, std::string& why) {
+  std::string build_message(const Value& spec, std::string& why, case_result& out) {
     const std::string seed = str(spec, "seed");
     if (seed == "invalid") {
       const std::string file = subst(str(spec, "file"));
@@ -352,6 +368,36 @@ class case_runner {
       if (auto m = d.FindMember("recipient"); m != d.MemberEnd()) d.RemoveMember(m);
       d.AddMember("recipient", rcp, a);
     }
+    if (auto oc = spec.FindMember("onCase");
+        oc != spec.MemberEnd() && oc->value.IsBool() && oc->value.GetBool()) {
+      // The case this run opened: its id and the proceeding it is in now (the last receipt's).
+      if (!vars_.contains("case-id")) {
+        why = "onCase before any receipt named a case";
+        return {};
+      }
+      set("caseId", vars_["case-id"]);
+      if (vars_.contains("proceeding-id")) set("proceedingId", vars_["proceeding-id"]);
+    }
+    if (auto sm = spec.FindMember("set"); sm != spec.MemberEnd() && sm->value.IsObject()) {
+      for (const auto& m : sm->value.GetObject()) {
+        const std::string ptr(m.name.GetString(), m.name.GetStringLength());
+        const rapidjson::Pointer where(ptr.c_str(), ptr.size());
+        if (!where.IsValid()) {
+          why = "set: '" + ptr + "' is not a JSON pointer";
+          return {};
+        }
+        if (m.value.IsNull()) {
+          where.Erase(d);
+        } else if (m.value.IsString()) {
+          std::string v;
+          if (!subst_known(std::string(m.value.GetString(), m.value.GetStringLength()), v, out))
+            return {};
+          where.Set(d, Value(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a), a);
+        } else {
+          where.Set(d, Value(m.value, a), a);
+        }
+      }
+    }
     if (str(spec, "encoding") == "xml") {
       const adapters::adapter* x = adapters_.find("canonical-xml");
       std::string xml;
@@ -366,9 +412,46 @@ class case_runner {
     return schemas::to_json_string(d);
   }
 
-  gateway::http_answer post(const std::string& body, const std::string& label, case_result& out) {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!o_.token.empty()) headers.emplace_back("Authorization", "Bearer " + o_.token);
+  // The headers of a delivery to a callback_url, as gateway/src/delivery.cpp sends them: the
+  // message's id (twice), case and type; a body that is not a message gets a fresh id.
+  static std::vector<std::pair<std::string, std::string>> delivery_headers(
+      const std::string& body) {
+    rapidjson::Document d;
+    const bool msg = parse(body, d) && d.IsObject();
+    const std::string id = msg && !str(d, "messageId").empty() ? str(d, "messageId") : new_uuid();
+    std::vector<std::pair<std::string, std::string>> h = {{"Idempotency-Key", id},
+                                                          {"ODR-Message-Id", id}};
+    if (msg && !str(d, "messageType").empty())
+      h.emplace_back("ODR-Message-Type", str(d, "messageType"));
+    if (msg && !str(d, "caseId").empty()) h.emplace_back("ODR-Case-Id", str(d, "caseId"));
+    return h;
+  }
+
+  // POSTs with the bearer token, `extra` headers and, with a secret, ODR-Signature (signature:
+  // "" valid, "none" left out, "bad" made with another secret, "stale" a valid signature made an
+  // hour ago: a replay outside any receiver's window).
+  gateway::http_answer post(const std::string& body, const std::string& label,
+                            const std::vector<std::pair<std::string, std::string>>& extra,
+                            const std::string& signature, const std::string& auth,
+                            case_result& out) {
+    std::vector<std::pair<std::string, std::string>> headers = extra;
+    if (!o_.secret.empty() && signature != "none") {
+      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+      const auto t = signature == "stale" ? now - 3600 : now;
+      headers.emplace_back(
+          std::string(gateway::signature_header),
+          gateway::sign_callback(signature == "bad" ? "not-" + o_.secret : o_.secret, t, body));
+    }
+    std::string shown = "POST " + o_.target + "\n";
+    for (const auto& [k, v] : headers) shown += k + ": " + v + "\n";
+    if (auth == "wrong") {
+      headers.emplace_back("Authorization", "Bearer conformance-no-such-key-" + new_uuid());
+      shown += "Authorization: Bearer (a key no partner has)\n";
+    } else if (auth != "none" && !o_.token.empty()) {
+      headers.emplace_back("Authorization", "Bearer " + o_.token);
+    }
     gateway::client_options co;
     co.timeout = o_.request_timeout;
     co.ca_file = o_.ca_file;
@@ -376,7 +459,7 @@ class case_runner {
     auto ans = gateway::http_post(o_.target, body, content_type_, headers, co);
     content_type_ = "application/json";
     last_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
-    out.exchanges.push_back({label, "POST " + o_.target + "\n" + excerpt(body), ans.status,
+    out.exchanges.push_back({label, shown + "\n" + excerpt(body), ans.status,
                              ans.status ? excerpt(ans.body) : "(no answer: " + ans.error + ")",
                              last_ms_});
     return ans;
@@ -391,29 +474,63 @@ class case_runner {
     if (action == "wait-results") return wait_results(step, expect, out);
     if (action == "check-file") return check_file(str(step, "check"), out);
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    const std::size_t before = out.failures.size();
     if (action == "send" || action == "send-invalid") {
       std::string why;
       auto m = step.FindMember("message");
-      body = m != step.MemberEnd() ? build_message(m->value, why) : std::string();
+      body = m != step.MemberEnd() ? build_message(m->value, why, out) : std::string();
+      if (out.failures.size() != before) return;
       if (body.empty()) return fail(out, "runner: " + (why.empty() ? "no message" : why));
     } else if (action == "send-malformed") {
       body = str(step, "body");
     } else if (action == "send-duplicate") {
+      // Again, byte for byte, with the same headers (a redelivery is signed anew).
       if (sent_.empty()) return fail(out, "runner: send-duplicate with nothing sent before");
       body = sent_;
+      headers = sent_headers_;
     } else if (action == "query") {
       return query(step, expect, label, out);
     }
-    const auto ans = post(body, label, out);
+    if (action != "send-duplicate" && step.HasMember("delivery") && step["delivery"].GetBool())
+      headers = delivery_headers(body);
+    const auto ans = post(body, label, headers, str(step, "signature"), str(step, "auth"), out);
     if (action == "send") {
       rapidjson::Document d;
       parse(body, d);
       sent_ = body;
+      sent_headers_ = headers;
       // The id the runner gave it (an XML body has no JSON member to read it back from).
       sent_id_ = built_id_.empty() ? str(d, "messageId") : built_id_;
+      vars_["last-message-id"] = sent_id_;
     }
     check(expect, ans, out);
-    if (ans.status >= 200 && ans.status < 300) prev_receipt_ = ans.body;
+    if (ans.status >= 200 && ans.status < 300) {
+      prev_receipt_ = ans.body;
+      if (action == "send") acknowledged_.push_back(sent_id_);
+      // The case the receipt names: later steps can go on with it (onCase, ${case-id}).
+      rapidjson::Document r;
+      if (parse(ans.body, r) && r.IsObject()) {
+        if (!str(r, "caseId").empty()) vars_["case-id"] = str(r, "caseId");
+        if (!str(r, "proceedingId").empty()) vars_["proceeding-id"] = str(r, "proceedingId");
+        capture(step, r, out);
+      }
+    }
+  }
+
+  // The step's captures from a 2xx JSON answer into variables (a missing one fails the step).
+  void capture(const Value& step, const Value& answer, case_result& out) {
+    auto c = step.FindMember("capture");
+    if (c == step.MemberEnd()) return;
+    for (const auto& m : c->value.GetObject()) {
+      const Value* v =
+          rapidjson::Pointer(m.value.GetString(), m.value.GetStringLength()).Get(answer);
+      if (v == nullptr || !v->IsString() || v->GetStringLength() == 0) {
+        fail(out, std::string("the answer has no string at ") + m.value.GetString());
+        continue;
+      }
+      vars_[m.name.GetString()] = std::string(v->GetString(), v->GetStringLength());
+    }
   }
 
   void query(const Value& step, const Value& expect, const std::string& label, case_result& out) {
@@ -422,7 +539,9 @@ class case_runner {
     const auto scheme = url.find("://");
     const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
     if (slash != std::string::npos) url.resize(slash);
-    url += subst(str(step, "path"));
+    std::string path;
+    if (!subst_known(str(step, "path"), path, out)) return;
+    url += path;
     std::vector<std::pair<std::string, std::string>> headers;
     if (!o_.token.empty()) headers.emplace_back("Authorization", "Bearer " + o_.token);
     gateway::client_options co;
@@ -435,6 +554,24 @@ class case_runner {
                              ans.status ? excerpt(ans.body) : "(no answer: " + ans.error + ")",
                              last_ms_});
     check(expect, ans, out);
+    rapidjson::Document r;
+    if (ans.status >= 200 && ans.status < 300 && parse(ans.body, r) && r.IsObject()) {
+      capture(step, r, out);
+      if (expect.HasMember("listsSent") && expect["listsSent"].GetBool()) lists_sent(r, out);
+    }
+  }
+
+  // ODR-SI 6.2.9 (archive): the case's record holds every message of it that was acknowledged.
+  void lists_sent(const Value& answer, case_result& out) {
+    auto m = answer.FindMember("messages");
+    if (m == answer.MemberEnd() || !m->value.IsArray())
+      return fail(out, "the answer has no messages[]");
+    for (const auto& id : acknowledged_) {
+      const bool found = std::any_of(m->value.Begin(), m->value.End(),
+                                     [&](const Value& e) { return str(e, "messageId") == id; });
+      if (!found)
+        fail(out, "message " + id + " was acknowledged but is not in the case's messages");
+    }
   }
 
   static bool is_type(const gateway::http_answer& a, std::string_view t) {
@@ -493,6 +630,21 @@ class case_runner {
     if (auto s = body.FindMember("status");
         s != body.MemberEnd() && (!s->value.IsInt() || s->value.GetInt() != ans.status))
       fail(out, "problem+json status differs from the HTTP status");
+    if (auto t = p.FindMember("type"); t != p.MemberEnd()) {
+      const std::string want = t->value.GetString(), got = str(body, "type");
+      if (got != want && !got.ends_with(":" + want))
+        fail(out, "problem type '" + got + "', expected " + want);
+    }
+    if (auto s = p.FindMember("state");
+        s != p.MemberEnd() && str(body, "state") != s->value.GetString())
+      fail(out, "problem state '" + str(body, "state") + "', expected " + s->value.GetString());
+    if (auto al = p.FindMember("allowed"); al != p.MemberEnd() && al->value.GetBool()) {
+      auto a = body.FindMember("allowed");
+      if (a == body.MemberEnd() || !a->value.IsArray() || a->value.Empty() ||
+          !std::all_of(a->value.Begin(), a->value.End(),
+                       [](const Value& x) { return x.IsString(); }))
+        fail(out, "problem+json without allowed[] (what the state allows)");
+    }
     const bool want_errors = p.HasMember("errors") && p["errors"].GetBool();
     const bool want_locates = p.HasMember("locates") && p["locates"].GetBool();
     if (!want_errors && !want_locates) return;
@@ -646,7 +798,10 @@ class case_runner {
   std::chrono::milliseconds time_bound_;
   const item* item_ = nullptr;
   std::string sent_, sent_id_, prev_receipt_;
-  std::string built_id_;  // the messageId of the last seed built
+  std::vector<std::pair<std::string, std::string>> sent_headers_;  // of the last send
+  std::map<std::string, std::string> vars_;  // ${case-id}, ${proceeding-id}, captures...
+  std::vector<std::string> acknowledged_;    // messageIds sent with a 2xx answer
+  std::string built_id_;                     // the messageId of the last seed built
   long long last_ms_ = 0;
   std::string content_type_ = "application/json";  // of the next post
   adapters::registry adapters_;
@@ -660,7 +815,10 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
     if (std::none_of(suite.cases.begin(), suite.cases.end(),
                      [&](const case_def& c) { return c.id == id; }))
       throw std::runtime_error("suite " + suite.id + " has no case '" + id + "'");
-  if (opts.claimed.message_types.empty())
+  run_options eff = opts;
+  if (!opts.claimed.types_claimed && !suite.default_message_types.empty())
+    eff.claimed.message_types = suite.default_message_types;
+  if (eff.claimed.message_types.empty())
     throw std::runtime_error("the claims name no message type");
   std::unique_ptr<receiver> rcv;
   if (!opts.results_listen.empty()) {
@@ -672,7 +830,7 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
   r.suite_version = suite.version;
   r.spec_version = std::string(set->model().spec_version());  // the schema set actually used
   r.target = opts.target;
-  r.claimed = opts.claimed;
+  r.claimed = eff.claimed;
   const auto bound = opts.time_bound.value_or(suite.time_bound);
   r.time_bound_ms = bound.count();
   r.started_at = now_text();
@@ -689,7 +847,7 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
         samples.push_back(e.path());
     std::sort(samples.begin(), samples.end());
   }
-  case_runner runner(opts, suite, set, rcv.get(), bound);
+  case_runner runner(eff, suite, set, rcv.get(), bound);
   std::vector<const case_def*> todo;
   for (const auto& c : suite.cases)
     if (opts.only_cases.empty() ||
@@ -702,11 +860,11 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
     const auto t0 = steady::now();
     std::vector<item> items;
     if (c->for_each == "claimed-type") {
-      for (const auto& t : opts.claimed.message_types) items.push_back({t, t, nullptr, {}});
+      for (const auto& t : eff.claimed.message_types) items.push_back({t, t, nullptr, {}});
     } else if (c->for_each == "invalid-seed") {
       for (const auto& s : seeds)
-        if (std::find(opts.claimed.message_types.begin(), opts.claimed.message_types.end(),
-                      s.message_type) != opts.claimed.message_types.end())
+        if (std::find(eff.claimed.message_types.begin(), eff.claimed.message_types.end(),
+                      s.message_type) != eff.claimed.message_types.end())
           items.push_back({s.file, s.message_type, &s, {}});
     } else if (c->for_each == "sample-file") {
       for (const auto& f : samples) items.push_back({f.filename().string(), "", nullptr, f});
@@ -719,6 +877,12 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
     } else if (c->requires_claim == "sendsResults" && !rcv) {
       cr.status = case_status::skipped;
       cr.reason = "the target claims sendsResults but no --results-listen receiver was given";
+    } else if (c->requires_claim == "verifiesSignatures" && !opts.claimed.verifies_signatures) {
+      cr.status = case_status::not_applicable;
+      cr.reason = "the claims do not include verifiesSignatures";
+    } else if (c->requires_claim == "verifiesSignatures" && opts.secret.empty()) {
+      cr.status = case_status::skipped;
+      cr.reason = "the target claims verifiesSignatures but no --secret-file was given";
     } else if (items.empty()) {
       cr.status = case_status::not_applicable;
       cr.reason = suite.target_kind == "directory"

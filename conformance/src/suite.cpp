@@ -82,6 +82,9 @@ suite_def parse_suite(std::string_view json) {
   if (auto k = str(d, "targetKind"); !k.empty()) s.target_kind = k;
   if (auto it = d.FindMember("timeBoundMs"); it != d.MemberEnd())
     s.time_bound = std::chrono::milliseconds(it->value.GetInt());
+  if (auto it = d.FindMember("defaultMessageTypes"); it != d.MemberEnd())
+    for (const auto& t : it->value.GetArray())
+      s.default_message_types.emplace_back(t.GetString(), t.GetStringLength());
   for (const auto& c : d["cases"].GetArray()) {
     case_def cd;
     cd.id = str(c, "id");
@@ -110,6 +113,7 @@ std::string claims::to_json() const {
   d.AddMember("messageTypes", list(message_types), a);
   d.AddMember("procedures", list(procedures), a);
   d.AddMember("sendsResults", sends_results, a);
+  d.AddMember("verifiesSignatures", verifies_signatures, a);
   d.AddMember("partyId", Value(party_id.c_str(), a), a);
   return schemas::to_json_string(d);
 }
@@ -137,24 +141,26 @@ claims parse_claims(std::string_view text) {
     const auto key = kv.first.as<std::string>();
     if (key == "messageTypes") {
       c.message_types = list(kv.second, key);
+      c.types_claimed = true;
     } else if (key == "procedures") {
       c.procedures = list(kv.second, key);
       for (const auto& p : c.procedures)
         if (p != "negotiation" && p != "mediation" && p != "arbitration")
           throw std::runtime_error("claims: unknown procedure '" + p +
                                    "' (negotiation, mediation, arbitration)");
-    } else if (key == "sendsResults") {
+    } else if (key == "sendsResults" || key == "verifiesSignatures") {
       try {
-        c.sends_results = kv.second.as<bool>();
+        (key == "sendsResults" ? c.sends_results : c.verifies_signatures) = kv.second.as<bool>();
       } catch (const YAML::Exception&) {
-        throw std::runtime_error("claims: sendsResults must be true or false");
+        throw std::runtime_error("claims: " + key + " must be true or false");
       }
     } else if (key == "partyId") {
       if (!kv.second.IsScalar()) throw std::runtime_error("claims: partyId must be a string");
       c.party_id = kv.second.as<std::string>();
     } else {
-      throw std::runtime_error("claims: unknown key '" + key +
-                               "' (messageTypes, procedures, sendsResults, partyId)");
+      throw std::runtime_error(
+          "claims: unknown key '" + key +
+          "' (messageTypes, procedures, sendsResults, verifiesSignatures, partyId)");
     }
   }
   if (c.message_types.empty()) throw std::runtime_error("claims: messageTypes is empty");

@@ -130,18 +130,28 @@ class Conformance : public ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(mock->port()) + "/odr/messages";
   }
 
-  // Runs the provider suite against the mock; `extra` are more options.
-  cli_result run_suite(const std::string& extra = "", bool results = true) {
+  // Runs the provider suite against the mock; `extra` are more options; `signatures`: the
+  // claims include verifiesSignatures.
+  cli_result run_suite(const std::string& extra = "", bool results = true,
+                       bool signatures = false) {
     std::ofstream(dir.path / "claims.yaml")
         << "messageTypes: [dispute.application, dispute.appeal, escalation.request]\n"
         << "procedures: [negotiation, mediation]\n"
-        << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n";
+        << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n"
+        << "verifiesSignatures: " << (signatures ? "true" : "false") << "\n";
     return odrgw("conformance run --suite provider --target " + target() + " --claims " +
                  (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string() +
                  (results ? " --results-listen " + receiver_ : "") + " " + extra);
   }
 
   fs::path report_dir() const { return dir.path / "report"; }
+
+  // A callback secret, as the gateway and a partner share it.
+  std::string secret_file(const std::string& name = "secret.txt",
+                          const std::string& value = "conformance-secret-0123456789") {
+    std::ofstream(dir.path / name) << value << "\n";
+    return (dir.path / name).string();
+  }
 
   rapidjson::Document report() { return parse(slurp(report_dir() / "report.json")); }
 
@@ -175,6 +185,7 @@ class Conformance : public ::testing::Test {
   std::optional<gateway_process> mock;
 };
 
+// The provider suite's cases that run without a claim of verifiesSignatures.
 const std::set<std::string> all_cases = {"provider.accepts-valid",   "provider.accepts-xml",
                                          "provider.rejects-invalid", "provider.rejects-malformed",
                                          "provider.deduplicates",    "provider.time-bound",
@@ -184,12 +195,14 @@ TEST_F(Conformance, ConformingProviderPassesEveryMandatoryCase) {
   start_mock("conforming");
   const auto run = run_suite();
   ASSERT_EQ(run.status, 0) << run.out;
-  EXPECT_NE(run.out.find("[8/8] provider.results-once"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("[9/9] provider.results-once"), std::string::npos) << run.out;
   const auto r = report();
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u) << slurp(report_dir() / "report.json");
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 1u);  // verifiesSignatures not claimed
   EXPECT_TRUE(r["summary"]["mandatoryPassed"].GetBool());
   std::set<std::string> ids;
-  for (const auto& c : r["cases"].GetArray()) ids.insert(c["id"].GetString());
+  for (const auto& c : r["cases"].GetArray())
+    if (std::string_view(c["status"].GetString()) == "passed") ids.insert(c["id"].GetString());
   EXPECT_EQ(ids, all_cases);
   // Every claimed type was sent, and the invalid seeds of the claimed types too.
   for (const auto& c : r["cases"].GetArray()) {
@@ -220,7 +233,7 @@ TEST_F(Conformance, ResultCasesAreNotApplicableWithoutTheClaim) {
   ASSERT_EQ(run.status, 0) << run.out;
   const auto r = report();
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
-  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 2u);
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 3u);
   expect_junit_matches_json();
 }
 
@@ -280,6 +293,52 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+// With --secret-file the runner signs every request as the gateway does, so the whole suite passes
+// against a mock that checks signatures; without it, that mock refuses everything.
+TEST_F(Conformance, ASigningMockPassesASigningRunAndFailsAnUnsignedOne) {
+  const auto secret = secret_file();
+  start_mock("conforming", {"--secret-file", secret});
+  const auto run = run_suite("--secret-file " + secret, true, true);
+  ASSERT_EQ(run.status, 0) << run.out;
+  auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 9u) << slurp(report_dir() / "report.json");
+  for (const auto& c : r["cases"].GetArray()) {
+    if (std::string_view(c["id"].GetString()) != "provider.verifies-signature") continue;
+    ASSERT_EQ(c["exchanges"].Size(), 4u);
+    EXPECT_EQ(c["exchanges"][0]["status"].GetInt(), 401);  // unsigned
+    EXPECT_EQ(std::string(c["exchanges"][0]["request"].GetString()).find("ODR-Signature"),
+              std::string::npos);
+    EXPECT_EQ(c["exchanges"][1]["status"].GetInt(), 401);  // another secret
+    EXPECT_EQ(c["exchanges"][2]["status"].GetInt(), 401);  // an hour old
+    EXPECT_NE(std::string(c["exchanges"][2]["response"].GetString()).find("outside-window"),
+              std::string::npos)
+        << c["exchanges"][2]["response"].GetString();
+    EXPECT_NE(std::string(c["exchanges"][3]["request"].GetString()).find("ODR-Signature: t="),
+              std::string::npos);
+  }
+  expect_junit_matches_json();
+
+  // The same claims without the secret: every request is refused, the signature case cannot be
+  // checked (skipped), and the run fails.
+  const auto unsigned_run = run_suite("", true, true);
+  EXPECT_EQ(unsigned_run.status, 1) << unsigned_run.out;
+  r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 0u);
+  EXPECT_EQ(r["summary"]["skipped"].GetUint(), 1u);
+  expect_junit_matches_json();
+}
+
+// A provider that claims to verify signatures but takes unsigned messages is caught.
+TEST_F(Conformance, AProviderThatTakesUnsignedMessagesFailsTheSignatureCase) {
+  start_mock("conforming");  // no --secret-file: it checks nothing
+  const auto run = run_suite("--secret-file " + secret_file(), false, true);
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  EXPECT_EQ(failed_cases(r), std::set<std::string>{"provider.verifies-signature"});
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
+  expect_junit_matches_json();
+}
+
 class Certificate : public Conformance {
  protected:
   void SetUp() override {
@@ -298,8 +357,11 @@ class Certificate : public Conformance {
 };
 
 TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
-  start_mock("conforming");
-  const auto run = run_suite("--sign-key " + key("key.pem"));
+  // A mock that checks signatures, a run that signs: every case applies and passes.
+  const auto secret = secret_file();
+  start_mock("conforming", {"--secret-file", secret});
+  const auto run =
+      run_suite("--sign-key " + key("key.pem") + " --secret-file " + secret, true, true);
   ASSERT_EQ(run.status, 0) << run.out;
   const std::string original = slurp(cert());
   const auto c = parse(original);
@@ -308,7 +370,8 @@ TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
   EXPECT_STREQ(c["specVersion"].GetString(), "1.0");
   EXPECT_EQ(std::string(c["target"].GetString()), target());
   EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
-  EXPECT_EQ(c["requirements"].Size(), 5u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 6.2.3 and R-ENV-1
+  EXPECT_TRUE(c["claims"]["verifiesSignatures"].GetBool());
+  EXPECT_EQ(c["requirements"].Size(), 6u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 5.5, 6.2.3 and R-ENV-1
   for (const auto& req : c["requirements"].GetArray())
     EXPECT_STREQ(req["status"].GetString(), "passed");
   EXPECT_STREQ(c["signature"]["algorithm"].GetString(), "Ed25519");
@@ -373,7 +436,7 @@ TEST(ConformanceCli, AnUnreachableTargetFailsEveryCaseWithExitOne) {
       std::to_string(free_port()) + "/odr --report-dir " + d.path.string());
   EXPECT_EQ(r.status, 1) << r.out;
   const auto rep = parse(slurp(d.path / "report.json"));
-  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // the two result cases: not applicable
+  EXPECT_EQ(rep["summary"]["failed"].GetUint(), 6u);  // result and signature cases: not applicable
 }
 
 // The offline messages suite: a directory of samples; each broken file fails exactly its rule.
@@ -441,7 +504,9 @@ TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
   ASSERT_FALSE(ids.empty());
   for (const auto& id : ids) EXPECT_NO_THROW(conformance::load_suite(id)) << id;
   const auto s = conformance::load_suite("provider");
-  EXPECT_EQ(s.cases.size(), all_cases.size());
+  EXPECT_EQ(s.cases.size(), all_cases.size() + 1);  // and provider.verifies-signature
+  const auto p = conformance::load_suite("platform");
+  EXPECT_EQ(p.default_message_types.size(), 6u);
   EXPECT_EQ(conformance::load_suite("messages").target_kind, "directory");
   const std::string base =
       R"({"suite": "x", "version": "1.0.0", "specVersion": "1.0", "title": "t", "cases": [)";
@@ -559,10 +624,26 @@ TEST(GatewaySuite, OdrgwServePassesEveryMandatoryCase) {
   ASSERT_EQ(run.status, 0) << run.out;
   const auto r = parse(slurp(report / "report.json"));
   EXPECT_EQ(r["summary"]["failed"].GetUint(), 0u);
-  EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 15u);
   const auto j = read_junit(report / "junit.xml");
-  EXPECT_EQ(j.tests, 6);
+  EXPECT_EQ(j.tests, 15);
   EXPECT_EQ(j.failures, 0);
+  // Every clause of ODR-SI 6.2 from 6.2.2 to 6.2.9 was checked, and passed.
+  std::set<std::string> clauses;
+  for (const auto& q : r["requirements"].GetArray())
+    if (std::string_view(q["status"].GetString()) == "passed")
+      clauses.insert(q["requirement"].GetString());
+  for (const char* c :
+       {"ODR-SI 6.2.2", "ODR-SI 6.2.3", "ODR-SI 6.2.4", "ODR-SI 6.2.5", "ODR-SI 6.2.6",
+        "ODR-SI 6.2.7", "ODR-SI 6.2.8", "ODR-SI 6.2.9", "ODR-SI 5.5"})
+    EXPECT_TRUE(clauses.contains(c)) << c;
+  // The flow cases saw the state machine refuse (409 naming the state) and then go on.
+  for (const auto& c : r["cases"].GetArray()) {
+    if (std::string_view(c["id"].GetString()) != "gateway.negotiation") continue;
+    std::vector<int> statuses;
+    for (const auto& e : c["exchanges"].GetArray()) statuses.push_back(e["status"].GetInt());
+    EXPECT_EQ(statuses, (std::vector<int>{202, 200, 409, 202, 202, 200}));
+  }
   // Everything it sent is in the gateway's audit log, and the log is intact.
   EXPECT_EQ(odrgw("audit verify --db " + (dir.path / "odrgw.db").string()).status, 0);
   // A gateway that lost its partner's key fails the acceptance cases: the suite can fail.
@@ -570,6 +651,109 @@ TEST(GatewaySuite, OdrgwServePassesEveryMandatoryCase) {
       "conformance run --suite gateway --target http://127.0.0.1:" + std::to_string(gw.port()) +
       "/v1/messages --token wrong-key" + " --report-dir " + (dir.path / "report2").string());
   EXPECT_EQ(wrong.status, 1) << wrong.out;
+}
+
+}  // namespace
+}  // namespace odrgw::test
+
+namespace odrgw::test {
+namespace {
+
+// The platform suite against the real `odrgw callback listen`: the runner delivers as the gateway
+// does, signed with the partner's secret.
+class PlatformSuite : public Conformance {
+ protected:
+  void start_listener(const std::string& secret) {
+    listener.emplace(std::vector<std::string>{"callback", "listen", "--listen", "127.0.0.1:0",
+                                              "--secret-file", secret},
+                     dir.path / "listener.log");
+  }
+  cli_result run_platform(const std::string& extra) {
+    std::ofstream(dir.path / "claims.yaml") << "verifiesSignatures: true\n";
+    return odrgw("conformance run --suite platform --target http://127.0.0.1:" +
+                 std::to_string(listener->port()) + "/odr/callbacks --claims " +
+                 (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string() +
+                 " " + extra);
+  }
+  std::optional<gateway_process> listener;
+};
+
+TEST_F(PlatformSuite, TheCallbackListenerPassesEveryMandatoryCase) {
+  const auto secret = secret_file();
+  start_listener(secret);
+  const auto run = run_platform("--secret-file " + secret);
+  ASSERT_EQ(run.status, 0) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 4u) << slurp(report_dir() / "report.json");
+  std::map<std::string, std::vector<int>> statuses;
+  for (const auto& c : r["cases"].GetArray())
+    for (const auto& e : c["exchanges"].GetArray())
+      statuses[c["id"].GetString()].push_back(e["status"].GetInt());
+  // One delivery per default result type, each answered 204; a repeat is answered 204 again.
+  EXPECT_EQ(statuses["platform.accepts-results"], std::vector<int>(6, 204));
+  EXPECT_EQ(statuses["platform.redelivery-safe"], (std::vector<int>{204, 204, 204}));
+  EXPECT_EQ(statuses["platform.rejects-malformed"], std::vector<int>{400});
+  EXPECT_EQ(statuses["platform.verifies-signature"], (std::vector<int>{401, 401, 401, 204}));
+  // Delivered with the gateway's headers.
+  const std::string first = r["cases"][0]["exchanges"][0]["request"].GetString();
+  for (const char* h :
+       {"Idempotency-Key: ", "ODR-Message-Id: ", "ODR-Message-Type: dispute.acceptance",
+        "ODR-Case-Id: ", "ODR-Signature: t="})
+    EXPECT_NE(first.find(h), std::string::npos) << h << " in " << first;
+  expect_junit_matches_json();
+  EXPECT_EQ(r["claims"]["messageTypes"].Size(), 6u);  // the suite's default result types
+}
+
+// The listener refuses what is no message (the platform suite's rejects-malformed) but still takes
+// an XML dialect's deliveries: markup with an XML content type.
+TEST_F(PlatformSuite, TheListenerTakesXmlDeliveriesAndRefusesGarbage) {
+  const auto secret = secret_file();
+  start_listener(secret);
+  auto deliver = [&](const std::string& name, const std::string& body, const std::string& type) {
+    std::ofstream(dir.path / name, std::ios::binary) << body;
+    const auto sig =
+        odrgw("callback sign --secret-file " + secret + " " + (dir.path / name).string());
+    EXPECT_EQ(sig.status, 0) << sig.out;
+    std::string header = sig.out;
+    while (!header.empty() && header.back() == '\n') header.pop_back();
+    return run_shell("curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: " + type +
+                     "' -H 'ODR-Signature: " + header + "' --data-binary @" +
+                     (dir.path / name).string() +
+                     " http://127.0.0.1:" + std::to_string(listener->port()) + "/cb")
+        .out;
+  };
+  EXPECT_EQ(deliver("m.xml", "<message xmlns=\"urn:x\"/>", "application/xml"), "204");
+  EXPECT_EQ(deliver("m.json", R"({"messageId": "x"})", "application/json"), "204");
+  EXPECT_EQ(deliver("bad.xml", "not markup", "application/xml"), "400");
+  EXPECT_EQ(deliver("bad.json", "[1, 2]", "application/json"), "400");  // not an object
+}
+
+TEST_F(PlatformSuite, AListenerWithAnotherSecretFailsAndTheRunExitsOne) {
+  start_listener(secret_file("other.txt", "not-the-partners-secret"));
+  const auto run = run_platform("--secret-file " + secret_file());
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  // Every well signed delivery is refused: nothing that needs a 2xx passes, and the malformed
+  // body gets 401 where 400 or 422 was expected.
+  EXPECT_EQ(failed_cases(r),
+            (std::set<std::string>{"platform.accepts-results", "platform.redelivery-safe",
+                                   "platform.rejects-malformed", "platform.verifies-signature"}));
+  expect_junit_matches_json();
+}
+
+TEST_F(PlatformSuite, UnsignedDeliveriesToACheckingListenerFail) {
+  start_listener(secret_file());
+  std::ofstream(dir.path / "claims.yaml") << "messageTypes: [outcome.notification]\n";
+  // Unsigned deliveries to a listener that checks: refused; the signature case is not claimed.
+  const auto run =
+      odrgw("conformance run --suite platform --target http://127.0.0.1:" +
+            std::to_string(listener->port()) + "/cb --claims " +
+            (dir.path / "claims.yaml").string() + " --report-dir " + report_dir().string());
+  EXPECT_EQ(run.status, 1) << run.out;
+  const auto r = report();
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 1u);
+  EXPECT_EQ(r["claims"]["messageTypes"].Size(), 1u);
+  EXPECT_EQ(failed_cases(r).count("platform.accepts-results"), 1u);
 }
 
 }  // namespace

@@ -22,7 +22,7 @@ namespace odrgw::conformance {
 struct case_def {
   std::string id, title, requirement, severity;  // severity: mandatory | recommended
   std::string for_each;                          // "", claimed-type, invalid-seed, sample-file
-  std::string requires_claim;                    // "", sendsResults
+  std::string requires_claim;                    // "", sendsResults, verifiesSignatures
   std::string steps_json;                        // the case's steps, as written in the suite
 };
 
@@ -30,6 +30,8 @@ struct suite_def {
   std::string id, version, spec_version, title, description;
   std::string target_kind = "http";  // http: --target is a URL; directory: a folder of messages
   std::chrono::milliseconds time_bound{2000};
+  // The message types a run uses when the claims name none (platform: the results it receives).
+  std::vector<std::string> default_message_types;
   std::vector<case_def> cases;
 };
 
@@ -46,7 +48,9 @@ struct claims {
   std::vector<std::string> message_types = {"dispute.application"};
   std::vector<std::string> procedures;  // negotiation, mediation, arbitration
   bool sends_results = false;
+  bool verifies_signatures = false;  // refuses requests without a valid ODR-Signature (401)
   std::string party_id = "provider-under-test";  // its partyId, written into forwarded messages
+  bool types_claimed = false;  // messageTypes was in the file (else a suite's default applies)
   std::string to_json() const;
 };
 // Reads a claims file's text (YAML or JSON, detected by content); throws std::runtime_error.
@@ -61,6 +65,9 @@ struct run_options {
   std::chrono::milliseconds request_timeout{10000};
   std::string results_listen;  // HOST:PORT of the in-process results receiver; empty: none
   std::string ca_file;
+  // The partner's callback secret: every POST carries ODR-Signature (docs/callbacks.md) made
+  // with it; empty: requests are unsigned.
+  std::string secret;
   std::function<void(const std::string&)> progress;  // one line per event; may be empty
 };
 
