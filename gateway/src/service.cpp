@@ -529,14 +529,23 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
       std::any_of(cfg_.partners.begin(), cfg_.partners.end(), [&](const partner_config& p) {
         return p.id != partner->id && member(sender, "partyId") == p.id;
       });
-  const bool for_consumer = member(sender, "role") == "consumer" && !names_other_partner &&
+  const std::string_view sender_role = member(sender, "role");
+  const bool for_consumer = sender_role == "consumer" && !names_other_partner &&
                             (partner->role == "merchant" || partner->role == "platform");
   // An external provider relays what the parties do on its own platform (ODR-SI 6.2.4: they
   // negotiate, respond and ask for the next tier there), on cases routed to it (checked below).
-  const std::string_view sender_role = member(sender, "role");
   const bool relayed_party = partner->role == "odr-provider" && !as_itself &&
                              !names_other_partner &&
                              (sender_role == "consumer" || sender_role == "merchant");
+  // Speaking as itself, a partner speaks in its configured role (a provider also as the neutral
+  // it appointed): the role decides which forum a message may act for, so a merchant's key must
+  // not accept, decide or close a case as the platform.
+  if (as_itself && sender_role != partner->role &&
+      !(partner->role == "odr-provider" && sender_role == "neutral"))
+    co_return co_await reject(simple_problem(403, "forbidden", "Sender mismatch",
+                                             "sender.role must be your configured role '" +
+                                                 partner->role + "', not '" +
+                                                 std::string(sender_role) + "'"));
   if (!as_itself && !for_consumer && !relayed_party)
     co_return co_await reject(simple_problem(
         403, "forbidden", "Sender mismatch",

@@ -202,6 +202,15 @@ TEST_F(Gateway, EveryErrorIsProblemJsonWithTheRightStatus) {
   as_other["sender"]["partyId"].SetString("shop-2", as_other.GetAllocator());
   as_other["sender"]["role"].SetString("merchant", as_other.GetAllocator());
   EXPECT_EQ(post(schemas::to_json_string(as_other), shop_key).status, 403);
+  // A merchant speaking as itself, but in the platform's role: it could act as the T1 forum.
+  auto as_platform = parse(application(6));
+  as_platform["sender"]["partyId"].SetString("shop-1", as_platform.GetAllocator());
+  as_platform["sender"]["role"].SetString("platform", as_platform.GetAllocator());
+  const auto wrong_role = post(schemas::to_json_string(as_platform), shop_key);
+  EXPECT_EQ(wrong_role.status, 403);
+  EXPECT_NE(wrong_role.body.find("sender.role must be your configured role 'merchant'"),
+            std::string::npos)
+      << wrong_role.body;
   // 415
   EXPECT_EQ(post(application(6), platform_key, "text/plain").status, 415);
   // 413, and its log line although no route was reached
