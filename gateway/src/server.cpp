@@ -138,14 +138,21 @@ struct server::impl {
         co_return;
       std::optional<response> res;
       st.handling = true;
-      if (ec == http::error::body_limit) {
-        res = svc->transport_error(
-            413, "the body exceeds " + std::to_string(cfg.limits.max_body_bytes) + " bytes",
-            parser.get().version(), false);
-      } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-        res = svc->transport_error(431, "the header exceeds the limit", 11, false);
-      } else if (ec) {
-        res = svc->transport_error(400, ec.message(), 11, false);
+      if (ec) {
+        // Unreadable requests are exchanges too: audited (no partner, no body), then answered.
+        int status = 400;
+        unsigned version = 11;
+        std::string detail = ec.message();
+        if (ec == http::error::body_limit) {
+          status = 413;
+          version = parser.get().version();
+          detail = "the body exceeds " + std::to_string(cfg.limits.max_body_bytes) + " bytes";
+        } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+          status = 431;
+          detail = "the header exceeds the limit";
+        }
+        co_await svc->audit_transport(status, detail, peer);
+        res = svc->transport_error(status, detail, version, false);
       } else {
         bool failed = false;
         try {
@@ -227,11 +234,13 @@ struct server::impl {
         continue;
       }
       ++connections;
-      svc->stats().set_open_connections(static_cast<double>(connections.load()));
+      // Increment/decrement, never set from a load: two threads setting the gauge could write
+      // their counts in the wrong order and leave it stale.
+      svc->stats().connection_opened();
       auto ex = socket.get_executor();
       asio::co_spawn(ex, session(std::move(socket)), [this](std::exception_ptr) {
         --connections;
-        svc->stats().set_open_connections(static_cast<double>(connections.load()));
+        svc->stats().connection_closed();
       });
     }
   }

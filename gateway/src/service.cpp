@@ -271,6 +271,37 @@ bool service::refuse_before_body(const http::request_header<>& header,
   return authenticate(header, peer) == nullptr;
 }
 
+asio::awaitable<void> service::audit_transport(int status, std::string detail, peer_info peer) {
+  try {
+    rapidjson::Document d(rapidjson::kObjectType);
+    auto& a = d.GetAllocator();
+    auto str = [&](std::string_view s) {
+      return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+    };
+    d.AddMember("route", "transport", a);
+    d.AddMember("peer", str(peer.address), a);
+    d.AddMember("status", status, a);
+    d.AddMember("error", str(printable(detail)), a);
+    audit_entry e;
+    e.kind = "rejected";
+    e.data_json = schemas::to_json_string(d);
+    auto entry = std::make_shared<audit_entry>(std::move(e));
+    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
+        [this, entry](std::function<void(std::optional<audit_record>)> done) {
+          store_->append_audit(std::move(*entry), std::move(done));
+        };
+    auto rec =
+        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
+    if (!rec) {
+      static constexpr std::string_view line =
+          "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":\"rejected\"}\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+  } catch (const std::exception&) {
+    // Out of memory or a closed storage: the answer still goes out.
+  }
+}
+
 response service::transport_error(int status, std::string_view detail, unsigned version,
                                   bool keep_alive) {
   problem p;

@@ -46,6 +46,9 @@ class service {
   // `POST /v1/messages` that identifies no partner. The transport then hands handle() the header
   // with peer.body_unread set and closes the connection after the answer (401).
   bool refuse_before_body(const http::request_header<>& header, const peer_info& peer) const;
+  // Appends the audit record of a request the transport could not read (kind `rejected`, route
+  // `transport`: the peer, the status and why; no partner, nothing of the body). Never throws.
+  boost::asio::awaitable<void> audit_transport(int status, std::string detail, peer_info peer);
   // A response for a request the transport could not read (413, 431, 400).
   response transport_error(int status, std::string_view detail, unsigned version, bool keep_alive);
 

@@ -190,6 +190,8 @@ TEST_F(Gateway, XmlIsAcceptedToo) {
   EXPECT_EQ(r.status, 202) << r.body;
 }
 
+std::string sql(const fs::path& db, const std::string& query);  // below
+
 TEST_F(Gateway, EveryErrorIsProblemJsonWithTheRightStatus) {
   // 401: no key, wrong key.
   auto r = post(application(4), "");
@@ -217,6 +219,12 @@ TEST_F(Gateway, EveryErrorIsProblemJsonWithTheRightStatus) {
   EXPECT_EQ(post(std::string(70000, ' ') + application(7)).status, 413);
   EXPECT_NE(slurp(dir.path / "odrgw.log").find("\"route\":\"transport\",\"status\":413"),
             std::string::npos);
+  // ... and its audit record: an exchange, although no partner or body could be read.
+  EXPECT_EQ(sql(dir.path / "odrgw.db",
+                "SELECT partner || ' ' || json_extract(data_json, '$.status') || ' ' || "
+                "json_extract(data_json, '$.peer') FROM audit WHERE kind = 'rejected' AND "
+                "json_extract(data_json, '$.route') = 'transport'"),
+            " 413 127.0.0.1");
   // 400: not JSON at all
   r = post("{\"messageType\": ");
   EXPECT_EQ(r.status, 400);
