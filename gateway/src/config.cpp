@@ -29,6 +29,7 @@
 
 #include <odrgw/adapters/adapter.hpp>
 #include <odrgw/adapters/mapping.hpp>
+#include <odrgw/gateway/case_logic.hpp>
 #include <odrgw/gateway/embedded.hpp>
 #include <odrgw/schemas/validator.hpp>
 
@@ -736,6 +737,9 @@ class extractor {
       if (p.HasMember("callback_secret_file"))
         pc.callback_secret =
             secret_from(at + "/callback_secret_file", resolve(str("callback_secret_file")));
+      if (pc.id == gateway_party_id)
+        fail(at + "/id", "the id '" + pc.id +
+                             "' is the gateway's own party id (its events are stored under it)");
       if (auto [it, fresh] = ids.emplace(pc.id, i); !fresh)
         fail(at + "/id", "the id '" + pc.id + "' is already used by /partners/" +
                              std::to_string(it->second) + "; partner ids must be unique");

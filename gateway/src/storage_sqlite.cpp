@@ -469,9 +469,13 @@ CREATE TABLE messages(
   canonical_json TEXT NOT NULL,
   received_at    TEXT NOT NULL,
   audit_seq      INTEGER NOT NULL,
-  receipt        TEXT NOT NULL,
-  UNIQUE(sender_party, message_id)
+  receipt        TEXT NOT NULL
 );
+-- Partners' idempotency key. The gateway's own events ('odrgw' = gateway_party_id, a reserved
+-- partner id) have name-based ids, unique by construction, and stay out: their random keys
+-- dirtied two more index pages per filing (+30% msgs/s without them).
+CREATE UNIQUE INDEX messages_by_sender ON messages(sender_party, message_id)
+  WHERE sender_party <> 'odrgw';
 CREATE INDEX messages_by_case ON messages(case_id, id);
 CREATE TABLE case_parties(
   id      INTEGER PRIMARY KEY,
@@ -1055,7 +1059,8 @@ class sqlite_storage final : public storage {
     st_.head = stmt(wdb_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
     st_.find_message = stmt(wdb_,
                             "SELECT body_sha256, receipt FROM messages "
-                            "WHERE sender_party = ? AND message_id = ?");
+                            "WHERE sender_party = ? AND message_id = ? AND "
+                            "sender_party <> 'odrgw'");
     st_.case_exists = stmt(wdb_, "SELECT 1 FROM cases WHERE case_id = ?");
     st_.next_case_number =
         stmt(wdb_, "SELECT coalesce(max(number), 0) + 1 FROM cases WHERE year = ?");

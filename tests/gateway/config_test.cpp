@@ -228,6 +228,10 @@ TEST(Config, DigitsAreStringsWhereTheSchemaWantsStrings) {
 TEST(Config, BadPartnerIdNamesThePath) {
   EXPECT_EQ(error_of("partners:\n" + partner("'has space'")).path(), "/partners/0/id");
   EXPECT_EQ(error_of("partners:\n" + partner("''")).path(), "/partners/0/id");
+  // The gateway's own party id is reserved: its events are stored and deduplicated under it.
+  const auto e = error_of("partners:\n" + partner("odrgw"));
+  EXPECT_EQ(e.path(), "/partners/0/id");
+  EXPECT_NE(std::string(e.what()).find("the gateway's own party id"), std::string::npos);
 }
 
 TEST(Config, DuplicatePartnerIdNamesTheSecond) {
