@@ -588,7 +588,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
                                              type + " is emitted by the gateway only"));
   const std::string case_id(member(msg, "caseId"));
   if (!case_id.empty()) {
-    auto view = store_->get_case(case_id);
+    auto view = store_->get_case_header(case_id);
     if (!view)
       co_return co_await reject(
           simple_problem(404, "unknown-case", "No such case", "case " + case_id + " is unknown"));

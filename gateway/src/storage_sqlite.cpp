@@ -678,6 +678,14 @@ class sqlite_storage final : public storage {
   }
 
   std::optional<case_view> get_case(const std::string& case_id) override {
+    return read_case(case_id, true);
+  }
+
+  std::optional<case_view> get_case_header(const std::string& case_id) override {
+    return read_case(case_id, false);
+  }
+
+  std::optional<case_view> read_case(const std::string& case_id, bool with_messages) {
     if (closed_flag_.load()) return std::nullopt;
     try {
       reader r(*this);
@@ -702,6 +710,7 @@ class sqlite_storage final : public storage {
       stmt p(d, "SELECT party FROM case_parties WHERE case_id = ? ORDER BY id");
       p.bind(1, case_id);
       while (p.step()) v.parties.push_back(p.str(0));
+      if (!with_messages) return v;
       stmt m(d,
              "SELECT message_id, sender_party, message_type, received_at, canonical_json "
              "FROM messages WHERE case_id = ? ORDER BY id");

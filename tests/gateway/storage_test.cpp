@@ -182,6 +182,14 @@ TEST(Storage, NewApplicationGetsCaseAndReceipt) {
   // (here the recipient, platform-gb, is also the authenticated sender)
   EXPECT_EQ(view->parties, (std::vector<std::string>{"platform-gb", "consumer-4711"}));
   EXPECT_FALSE(st->get_case("ODR-1999-000001"));
+  // The header: the same case without its messages.
+  auto header = st->get_case_header(r.rec.case_id);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->state, view->state);
+  EXPECT_EQ(header->created_at, view->created_at);
+  EXPECT_EQ(header->parties, view->parties);
+  EXPECT_TRUE(header->messages.empty());
+  EXPECT_FALSE(st->get_case_header("ODR-1999-000001"));
 }
 
 TEST(Storage, SplitCanonicalAssemblesTheWritersBytes) {

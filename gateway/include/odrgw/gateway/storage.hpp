@@ -273,6 +273,9 @@ class storage {
 
   // nullopt when the case is unknown (or the database cannot be read: ready() then says false).
   virtual std::optional<case_view> get_case(const std::string& case_id) = 0;
+  // The same without `messages` (state, parties, provider): what the intake checks for every
+  // message on an existing case, at a cost that does not grow with the case.
+  virtual std::optional<case_view> get_case_header(const std::string& case_id) = 0;
   // The database answers and accepts writes: a small real write (one `meta` row) goes through the
   // writer and is committed durably (batched with queued work, so it can block for one commit;
   // false after 5 s), and a read succeeds. `problem` says why not.
