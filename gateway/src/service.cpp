@@ -588,7 +588,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
                                              type + " is emitted by the gateway only"));
   const std::string case_id(member(msg, "caseId"));
   if (!case_id.empty()) {
-    auto view = store_->get_case_header(case_id);
+    auto view = co_await fetch_case(case_id, true);
     if (!view)
       co_return co_await reject(
           simple_problem(404, "unknown-case", "No such case", "case " + case_id + " is unknown"));
@@ -697,7 +697,9 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
 
 asio::awaitable<response> service::get_case(const request& req, const peer_info& peer,
                                             std::string_view case_id, outcome& out) {
-  auto res = read_case(req, peer, case_id, out);
+  std::optional<case_view> view;
+  if (authenticate(req, peer) != nullptr) view = co_await fetch_case(std::string(case_id), false);
+  auto res = read_case(req, peer, case_id, view, out);
   // Who read which case is part of the record (ODR-SI 5.5: personal data is shown to parties).
   if (!out.partner.empty()) {
     rapidjson::Document d = request_summary(req, peer, sha256_hex(req.body()));
@@ -722,8 +724,21 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
   co_return res;
 }
 
+asio::awaitable<std::optional<case_view>> service::fetch_case(std::string case_id, bool header) {
+  std::function<void(std::function<void(std::optional<case_view>)>)> submit =
+      [this, case_id = std::move(case_id),
+       header](std::function<void(std::optional<case_view>)> done) {
+        asio::post(readers_, [this, case_id, header, done = std::move(done)] {
+          // get_case answers nullopt on a database error (ready() then says why).
+          done(header ? store_->get_case_header(case_id) : store_->get_case(case_id));
+        });
+      };
+  auto view = co_await await_storage<decltype(submit), std::optional<case_view>>(std::move(submit));
+  co_return view;
+}
+
 response service::read_case(const request& req, const peer_info& peer, std::string_view case_id,
-                            outcome& out) {
+                            const std::optional<case_view>& view, outcome& out) {
   const unsigned v = req.version();
   const partner_config* partner = authenticate(req, peer);
   if (partner == nullptr) {
@@ -734,7 +749,6 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
     return r;
   }
   out.partner = partner->id;
-  auto view = store_->get_case(std::string(case_id));
   const bool oversight = partner->role == "auditor" || partner->role == "admin";
   const bool party = view && std::find(view->parties.begin(), view->parties.end(), partner->id) !=
                                  view->parties.end();

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
 
 #include <odrgw/adapters/adapter.hpp>
@@ -63,9 +64,12 @@ class service {
                                                 outcome& out);
   boost::asio::awaitable<response> get_case(const request& req, const peer_info& peer,
                                             std::string_view case_id, outcome& out);
-  // The case view itself, without the audit record get_case appends.
+  // The case view itself, without the audit record get_case appends; `view` as read from
+  // storage (nullopt: unknown, or the partner was not authenticated).
   response read_case(const request& req, const peer_info& peer, std::string_view case_id,
-                     outcome& out);
+                     const std::optional<case_view>& view, outcome& out);
+  // Reads a case on the reader pool; the coroutine resumes on its own executor.
+  boost::asio::awaitable<std::optional<case_view>> fetch_case(std::string case_id, bool header);
   response get_schema(const request& req, std::string_view name);
   void log(const request& req, const response& res, const outcome& out,
            std::chrono::steady_clock::time_point start) const;
@@ -88,6 +92,9 @@ class service {
   std::jthread probe_;  // joined before the storage it probes is destroyed
   // Fires due timers (routing.timer_interval_ms) through storage and the case logic.
   std::jthread timers_;
+  // Case reads (SQLite, blocking: up to the busy timeout when the database is locked) run here,
+  // never on an I/O thread, where they would stall every connection the thread serves.
+  boost::asio::thread_pool readers_{2};
   std::unique_ptr<delivery_engine> delivery_;  // last: stopped first
 
  public:
