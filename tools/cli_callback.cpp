@@ -28,14 +28,7 @@ struct callback_args {
 };
 
 std::optional<std::string> secret_of(const callback_args& a) {
-  auto s = read_input(a.secret_file, 4096);
-  if (!s) return std::nullopt;
-  while (!s->empty() && (s->back() == '\n' || s->back() == '\r')) s->pop_back();
-  if (s->empty()) {
-    std::cerr << "odrgw callback: the secret file " << a.secret_file << " is empty\n";
-    return std::nullopt;
-  }
-  return s;
+  return read_secret(a.secret_file, "odrgw callback", "secret file");
 }
 
 std::string_view header_value(std::string_view h) {

@@ -12,6 +12,22 @@ std::shared_ptr<const schemas::schema_set> load_schema_set(const global_options&
   return schemas::schema_set::from_directory(g.schema_dir);
 }
 
+std::optional<std::string> read_secret(const std::string& path, std::string_view command,
+                                       std::string_view what) {
+  auto s = read_input(path, 4096);
+  if (!s) return std::nullopt;
+  if (s->size() > 4096) {
+    std::cerr << command << ": the " << what << " " << path << " is too big\n";
+    return std::nullopt;
+  }
+  while (!s->empty() && (s->back() == '\n' || s->back() == '\r')) s->pop_back();
+  if (s->empty()) {
+    std::cerr << command << ": the " << what << " " << path << " is empty\n";
+    return std::nullopt;
+  }
+  return s;
+}
+
 std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes) {
   std::string data;
   // Read at most one byte past the limit: enough to know the input is too big, no more.

@@ -2,6 +2,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -24,6 +25,11 @@ std::shared_ptr<const schemas::schema_set> load_schema_set(const global_options&
 // Reads a file ("-" is stdin), refusing more than max_bytes + 1 bytes. nullopt: I/O error
 // (already reported on stderr).
 std::optional<std::string> read_input(const std::string& path, std::size_t max_bytes);
+
+// A secret or token from a file (at most 4 KiB): its text without trailing CR/LF. nullopt, after
+// saying why on stderr as "<command>: the <what> <path> is empty", when unreadable or empty.
+std::optional<std::string> read_secret(const std::string& path, std::string_view command,
+                                       std::string_view what);
 
 struct command {
   CLI::App* app = nullptr;

@@ -70,22 +70,14 @@ int run_run(const conformance_args& a, const global_options& g) {
   o.target = a.target;
   o.token = a.token;
   if (!a.token_file.empty()) {
-    auto t = read_text(a.token_file, "token file");
+    auto t = read_secret(a.token_file, "odrgw conformance run", "token file");
     if (!t) return exit_usage;
     o.token = *t;
-    while (!o.token.empty() && (o.token.back() == '\n' || o.token.back() == '\r'))
-      o.token.pop_back();
   }
   if (!a.secret_file.empty()) {
-    auto t = read_text(a.secret_file, "secret file");
+    auto t = read_secret(a.secret_file, "odrgw conformance run", "secret file");
     if (!t) return exit_usage;
     o.secret = *t;
-    while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r'))
-      o.secret.pop_back();
-    if (o.secret.empty()) {
-      std::cerr << "odrgw conformance run: the secret file " << a.secret_file << " is empty\n";
-      return exit_usage;
-    }
   }
   o.only_cases = a.cases;
   if (a.time_bound_ms) o.time_bound = std::chrono::milliseconds(a.time_bound_ms);

@@ -63,15 +63,9 @@ int run_mock(const mock_args& args, const global_options& g) {
   o.dialect = args.dialect;
   o.adapter_dir = args.adapter_dir;
   if (!args.secret_file.empty()) {
-    auto s = read_input(args.secret_file, 4096);
+    auto s = read_secret(args.secret_file, "odrgw mock-provider", "secret file");
     if (!s) return exit_usage;
     o.secret = *s;
-    while (!o.secret.empty() && (o.secret.back() == '\n' || o.secret.back() == '\r'))
-      o.secret.pop_back();
-    if (o.secret.empty()) {
-      std::cerr << "odrgw mock-provider: --secret-file " << args.secret_file << " is empty\n";
-      return exit_usage;
-    }
   }
   std::optional<conformance::mock_provider> mock;
   try {

@@ -271,6 +271,25 @@ bool service::refuse_before_body(const http::request_header<>& header,
   return authenticate(header, peer) == nullptr;
 }
 
+asio::awaitable<std::optional<audit_record>> service::append_audit(audit_entry e) {
+  auto entry = std::make_shared<audit_entry>(std::move(e));
+  std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
+      [this, entry](std::function<void(std::optional<audit_record>)> done) {
+        store_->append_audit(audit_entry(*entry), std::move(done));
+      };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rec =
+      co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
+  metrics_.observe_audit_append(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!rec) {
+    const std::string line = "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":" +
+                             json_escape(entry->kind) + "}\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+  co_return rec;
+}
+
 asio::awaitable<void> service::audit_transport(int status, std::string detail, peer_info peer) {
   try {
     rapidjson::Document d(rapidjson::kObjectType);
@@ -285,18 +304,7 @@ asio::awaitable<void> service::audit_transport(int status, std::string detail, p
     audit_entry e;
     e.kind = "rejected";
     e.data_json = schemas::to_json_string(d);
-    auto entry = std::make_shared<audit_entry>(std::move(e));
-    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
-        [this, entry](std::function<void(std::optional<audit_record>)> done) {
-          store_->append_audit(std::move(*entry), std::move(done));
-        };
-    auto rec =
-        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
-    if (!rec) {
-      static constexpr std::string_view line =
-          "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":\"rejected\"}\n";
-      std::fwrite(line.data(), 1, line.size(), stderr);
-    }
+    co_await append_audit(std::move(e));
   } catch (const std::exception&) {
     // Out of memory or a closed storage: the answer still goes out.
   }
@@ -481,21 +489,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
     e.data_json = schemas::to_json_string(d);
     // Named locals, never temporaries inside a co_await expression: GCC 12 relocates such
     // temporaries in coroutine frames bitwise (seen: a std::string freed at a frame address).
-    auto entry = std::make_shared<audit_entry>(std::move(e));
-    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
-        [this, entry](std::function<void(std::optional<audit_record>)> done) {
-          store_->append_audit(std::move(*entry), std::move(done));
-        };
-    const auto t0 = std::chrono::steady_clock::now();
-    auto rec =
-        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
-    if (!rec) {
-      static constexpr std::string_view line =
-          "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":\"rejected\"}\n";
-      std::fwrite(line.data(), 1, line.size(), stderr);
-    }
-    metrics_.observe_audit_append(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    co_await append_audit(std::move(e));
   };
   auto reject = [&](problem p) -> asio::awaitable<response> {
     co_await audit_rejected(p);
@@ -709,13 +703,7 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
     e.partner = out.partner;
     if (res.result() == http::status::ok) e.case_id = std::string(case_id);
     e.data_json = schemas::to_json_string(d);
-    auto entry = std::make_shared<audit_entry>(std::move(e));
-    std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
-        [this, entry](std::function<void(std::optional<audit_record>)> done) {
-          store_->append_audit(std::move(*entry), std::move(done));
-        };
-    auto rec =
-        co_await await_storage<decltype(submit), std::optional<audit_record>>(std::move(submit));
+    auto rec = co_await append_audit(std::move(e));
     if (!rec)
       co_return problem_response(simple_problem(503, "storage-unavailable", "Storage unavailable",
                                                 "the read could not be audited; try again"),

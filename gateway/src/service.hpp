@@ -68,6 +68,9 @@ class service {
   // storage (nullopt: unknown, or the partner was not authenticated).
   response read_case(const request& req, const peer_info& peer, std::string_view case_id,
                      const std::optional<case_view>& view, outcome& out);
+  // Appends an audit record through the writer and waits for its commit; times it
+  // (audit append latency) and logs a failure. nullopt: not recorded.
+  boost::asio::awaitable<std::optional<audit_record>> append_audit(audit_entry e);
   // Reads a case on the reader pool; the coroutine resumes on its own executor.
   boost::asio::awaitable<std::optional<case_view>> fetch_case(std::string case_id, bool header);
   response get_schema(const request& req, std::string_view name);
