@@ -4,6 +4,7 @@
 // label values that come from outside.
 #include <odrgw/gateway/metrics.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <functional>
@@ -19,6 +20,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+
+#include <odrgw/gateway/storage.hpp>
 
 namespace odrgw::gateway {
 namespace {
@@ -120,6 +123,32 @@ struct metrics::impl {
                                             .Register(registry)
                                             .Add({});
 
+  prometheus::Counter& storage_counter(const char* name, const char* help) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(registry).Add({});
+  }
+  prometheus::Counter& commits = storage_counter(
+      "odrgw_storage_commits_total", "Batches the storage writer committed (group commit).");
+  prometheus::Counter& jobs = storage_counter(
+      "odrgw_storage_jobs_total", "Stores and audit appends completed by those commits.");
+  prometheus::Counter& failed_batches = storage_counter(
+      "odrgw_storage_failed_batches_total", "Batches whose transaction or fsync failed.");
+  prometheus::Counter& checkpoints =
+      storage_counter("odrgw_storage_checkpoints_total", "WAL checkpoint passes.");
+  prometheus::Counter& syncs = storage_counter(
+      "odrgw_storage_syncs_total", "fdatasyncs of the WAL that acknowledged committed batches.");
+  prometheus::Counter& write_seconds =
+      storage_counter("odrgw_storage_write_seconds_total",
+                      "Time the storage writer spent running batches (BEGIN to COMMIT).");
+  prometheus::Counter& sync_seconds =
+      storage_counter("odrgw_storage_sync_seconds_total", "Time spent in fdatasync of the WAL.");
+  prometheus::Gauge& largest_batch = prometheus::BuildGauge()
+                                         .Name("odrgw_storage_largest_batch")
+                                         .Help("Most jobs committed in one batch so far.")
+                                         .Register(registry)
+                                         .Add({});
+  std::mutex storage_mu;
+  storage_stats storage_seen;  // what the counters hold
+
   series_cache<prometheus::Counter> requests_by{
       {"route", "status"},
       [this](const prometheus::Labels& l) -> prometheus::Counter& { return requests.Add(l); }};
@@ -158,6 +187,24 @@ void metrics::observe_audit_append(double seconds) const { impl_->audit_append.O
 void metrics::set_open_connections(double n) const { impl_->open_connections.Set(n); }
 void metrics::connection_opened() const { impl_->open_connections.Increment(); }
 void metrics::connection_closed() const { impl_->open_connections.Decrement(); }
+
+void metrics::set_storage(const storage_stats& s) const {
+  auto& m = *impl_;
+  std::lock_guard lock(m.storage_mu);
+  auto& seen = m.storage_seen;
+  auto up = [](prometheus::Counter& c, auto now, auto& before) {
+    if (now > before) c.Increment(static_cast<double>(now - before));
+    before = std::max(before, now);
+  };
+  up(m.commits, s.commits, seen.commits);
+  up(m.jobs, s.jobs, seen.jobs);
+  up(m.failed_batches, s.failed_batches, seen.failed_batches);
+  up(m.checkpoints, s.checkpoints, seen.checkpoints);
+  up(m.syncs, s.syncs, seen.syncs);
+  up(m.write_seconds, s.write_seconds, seen.write_seconds);
+  up(m.sync_seconds, s.sync_seconds, seen.sync_seconds);
+  m.largest_batch.Set(static_cast<double>(s.largest_batch));
+}
 
 std::string metrics::render() const {
   return prometheus::TextSerializer().Serialize(impl_->registry.Collect());

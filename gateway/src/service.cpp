@@ -390,6 +390,7 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
                         "application/json");
   } else if (path == "/metrics") {
     out.route = path;
+    metrics_.set_storage(store_->stats());
     res = make_response(http::status::ok, req.version(), metrics_.render(), metrics::content_type);
   } else if (path == "/openapi.json") {
     out.route = path;

@@ -900,6 +900,9 @@ class sqlite_storage final : public storage {
     s.failed_batches = failed_batches_.load();
     s.largest_batch = largest_batch_.load();
     s.checkpoints = checkpoints_.load() + tail_checkpoints_.load();
+    s.write_seconds = static_cast<double>(write_ns_.load()) / 1e9;
+    s.syncs = syncs_.load();
+    s.sync_seconds = static_cast<double>(sync_ns_.load()) / 1e9;
     return s;
   }
 
@@ -1135,7 +1138,11 @@ class sqlite_storage final : public storage {
         }
       }
       std::vector<bool> excluded;
+      const auto t0 = std::chrono::steady_clock::now();
       const bool committed = process(batch, excluded);
+      write_ns_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                  std::chrono::steady_clock::now() - t0)
+                                                  .count());
       if (committed && wal_fd_ >= 0) {
         // Committed to the WAL, not yet on disk: the syncer completes the batch after an
         // fdatasync that starts after this point, while this thread runs the next batch.
@@ -1184,9 +1191,16 @@ class sqlite_storage final : public storage {
       std::string error;
       if (sync_broken_.load()) {
         error = "storage: an earlier fdatasync of the WAL failed; restart odrgw";
-      } else if (::fdatasync(wal_fd_) != 0) {
-        error = std::string("storage: fdatasync of the WAL failed: ") + std::strerror(errno);
-        sync_broken_ = true;
+      } else {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (::fdatasync(wal_fd_) != 0) {
+          error = std::string("storage: fdatasync of the WAL failed: ") + std::strerror(errno);
+          sync_broken_ = true;
+        }
+        sync_ns_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                   std::chrono::steady_clock::now() - t0)
+                                                   .count());
+        syncs_++;
       }
       for (auto& b : todo) {
         if (!error.empty()) {
@@ -1822,6 +1836,7 @@ class sqlite_storage final : public storage {
   std::atomic<bool> closed_flag_{false};
 
   std::atomic<std::uint64_t> commits_{0}, jobs_{0}, failed_batches_{0}, largest_batch_{0};
+  std::atomic<std::uint64_t> write_ns_{0}, syncs_{0}, sync_ns_{0};
 };
 
 }  // namespace

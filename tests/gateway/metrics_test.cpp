@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <odrgw/gateway/metrics.hpp>
+#include <odrgw/gateway/storage.hpp>
 
 namespace odrgw::gateway {
 namespace {
@@ -99,6 +100,32 @@ TEST(Metrics, LabelValuesAreEscaped) {
   const std::string text = m.render();
   EXPECT_TRUE(has_line(text, R"(odrgw_http_requests_total{route="a\"b\\c\nd",status="400"} 1)"))
       << text;
+}
+
+TEST(Metrics, StorageFiguresFollowTheStoragesCumulativeStats) {
+  metrics m;
+  storage_stats s;
+  s.commits = 3;
+  s.jobs = 10;
+  s.syncs = 2;
+  s.sync_seconds = 0.5;
+  s.write_seconds = 0.25;
+  s.largest_batch = 7;
+  m.set_storage(s);
+  m.set_storage(s);  // the same figures again: no double counting
+  auto text = m.render();
+  EXPECT_TRUE(has_line(text, "# TYPE odrgw_storage_commits_total counter")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_commits_total 3")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_jobs_total 10")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_sync_seconds_total 0.5")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_write_seconds_total 0.25")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_largest_batch 7")) << text;
+  s.commits = 5;
+  s.jobs = 14;
+  m.set_storage(s);
+  text = m.render();
+  EXPECT_TRUE(has_line(text, "odrgw_storage_commits_total 5")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_jobs_total 14")) << text;
 }
 
 TEST(Metrics, GaugeMovesBothWays) {

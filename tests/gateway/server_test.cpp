@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <set>
 
@@ -132,6 +133,12 @@ TEST_F(Gateway, HealthReadyMetricsOpenApiAndSchemas) {
   const auto m = get("/metrics");
   EXPECT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("odrgw_http_requests_total"), std::string::npos) << m.body;
+  // The storage's group-commit figures: at least the application's commit and its WAL sync.
+  for (const char* name : {"odrgw_storage_commits_total ", "odrgw_storage_syncs_total "}) {
+    const auto at = m.body.find(std::string("\n") + name);
+    ASSERT_NE(at, std::string::npos) << name << m.body;
+    EXPECT_GE(std::stod(m.body.substr(at + 1 + std::strlen(name))), 1.0) << name;
+  }
 }
 
 TEST_F(Gateway, ReadOnlyRoutesAnswerGetAndHeadOnly) {

@@ -7,6 +7,12 @@
 //   odrgw_validation_failures_total{message_type,rule}    counter
 //   odrgw_audit_append_duration_seconds                   histogram, 0.0005 s .. 5 s
 //   odrgw_open_connections                                gauge
+//   odrgw_storage_commits_total, _jobs_total, _failed_batches_total, _checkpoints_total,
+//   odrgw_storage_syncs_total                             counters (group commit, WAL fsyncs)
+//   odrgw_storage_write_seconds_total                     counter: the writer's time in batches
+//   odrgw_storage_sync_seconds_total                      counter: time in WAL fdatasync
+//   odrgw_storage_largest_batch                           gauge
+//   (the storage_* series are taken from storage::stats() when /metrics is rendered)
 //
 // Label values should come from small sets (route templates such as "/v1/cases/{caseId}", never
 // raw paths). Values from the outside (a document's messageType) are bounded here anyway: each is
@@ -18,6 +24,8 @@
 #include <string_view>
 
 namespace odrgw::gateway {
+
+struct storage_stats;
 
 class metrics {
  public:
@@ -40,6 +48,8 @@ class metrics {
   void set_open_connections(double n) const;
   void connection_opened() const;
   void connection_closed() const;
+  // Brings the storage_* series up to `s` (cumulative figures: counters move by the difference).
+  void set_storage(const storage_stats& s) const;
 
   // A consistent-enough snapshot (each series is read atomically) in text format 0.0.4.
   std::string render() const;

@@ -151,6 +151,9 @@ struct storage_stats {
   std::uint64_t failed_batches = 0;  // batches whose transaction failed (every job got `failed`)
   std::uint64_t largest_batch = 0;   // most jobs seen in one commit
   std::uint64_t checkpoints = 0;     // WAL checkpoint passes run (background and tail)
+  double write_seconds = 0;          // the writer's time running batches (BEGIN .. COMMIT)
+  std::uint64_t syncs = 0;           // fdatasyncs of the WAL that acknowledged batches
+  double sync_seconds = 0;           // their total duration
 };
 
 // ---- the case logic: the state machine, run inside the writer's transaction
