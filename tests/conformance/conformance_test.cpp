@@ -292,6 +292,7 @@ struct broken_mode {
   std::vector<std::string> mock_args;
   std::string run_args;
   std::set<std::string> failing;
+  std::string says;  // in the report's failures: the check that caught it
 };
 
 void PrintTo(const broken_mode& m, std::ostream* os) { *os << m.mode; }
@@ -305,6 +306,10 @@ TEST_P(BrokenProvider, TheRightCasesFailAndTheRunExitsOne) {
   EXPECT_EQ(run.status, 1) << run.out;
   const auto r = report();
   EXPECT_EQ(failed_cases(r), p.failing) << slurp(report_dir() / "report.json");
+  if (!p.says.empty()) {
+    EXPECT_NE(slurp(report_dir() / "report.json").find(p.says), std::string::npos)
+        << slurp(report_dir() / "report.json");
+  }
   EXPECT_FALSE(r["summary"]["mandatoryPassed"].GetBool());
   expect_junit_matches_json();
   // The HTML names each failure with its exchange.
@@ -317,19 +322,37 @@ TEST_P(BrokenProvider, TheRightCasesFailAndTheRunExitsOne) {
 INSTANTIATE_TEST_SUITE_P(
     Modes, BrokenProvider,
     ::testing::Values(
-        broken_mode{"reject-all", {}, "", all_cases},
-        broken_mode{"flaky", {"--fail-rate", "1"}, "", all_cases},
-        broken_mode{"duplicate-results", {}, "", {"provider.results-once"}},
+        broken_mode{"reject-all", {}, "", all_cases, "status 422"},
+        broken_mode{"flaky", {"--fail-rate", "1"}, "", all_cases, "status 503"},
+        broken_mode{"duplicate-results",
+                    {},
+                    "",
+                    {"provider.results-once"},
+                    "although the first delivery got a 2xx receipt"},
         broken_mode{"invalid-results",
                     {},
                     "",
                     {"provider.results-valid", "provider.mediation-results",
-                     "provider.arbitration-results"}},
+                     "provider.arbitration-results"},
+                    "breaks v1"},
+        // The proposal before the neutral's appointment: only mediation has two results.
+        broken_mode{"misordered-results",
+                    {},
+                    "",
+                    {"provider.mediation-results"},
+                    "mediation.proposal arrived before mediation.neutral-appointed"},
+        // Results on another case: the escalation cases check the case (results-valid does not).
+        broken_mode{"other-case-results",
+                    {},
+                    "",
+                    {"provider.mediation-results", "provider.arbitration-results"},
+                    "names case 'other-conf-"},
         // Only two cases: every answer takes --slow-ms.
         broken_mode{"slow",
                     {"--slow-ms", "600"},
                     "--case provider.time-bound --case provider.deduplicates --time-bound-ms 250",
-                    {"provider.time-bound"}}),
+                    {"provider.time-bound"},
+                    "answered after"}),
     [](const auto& p) {
       std::string n = p.param.mode;
       std::erase(n, '-');
