@@ -113,7 +113,9 @@ command add_mock_provider(CLI::App& root, const global_options& g) {
   app->add_option("--mode", args->mode,
                   "conforming | reject-all (422 to everything) | slow (answers after --slow-ms)\n"
                   "| flaky (--fail-rate of requests get 503) | duplicate-results (each result\n"
-                  "sent twice, same messageId) | invalid-results (results that break v1)");
+                  "sent twice, same messageId) | invalid-results (results that break v1)\n"
+                  "| misordered-results (a message's results in reverse order)\n"
+                  "| other-case-results (results name another caseId)");
   app->add_option("--delay-ms", args->delay_ms, "Wait before sending results (default 200)");
   app->add_option("--slow-ms", args->slow_ms, "Mode slow: answer after this long (default 5000)");
   app->add_option("--fail-rate", args->fail_rate, "Mode flaky: share of failures (default 0.3)")

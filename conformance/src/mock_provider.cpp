@@ -49,13 +49,15 @@ using rapidjson::Value;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
-constexpr std::array<std::pair<std::string_view, mock_mode>, 6> modes = {{
+constexpr std::array<std::pair<std::string_view, mock_mode>, 8> modes = {{
     {"conforming", mock_mode::conforming},
     {"reject-all", mock_mode::reject_all},
     {"slow", mock_mode::slow},
     {"flaky", mock_mode::flaky},
     {"duplicate-results", mock_mode::duplicate_results},
     {"invalid-results", mock_mode::invalid_results},
+    {"misordered-results", mock_mode::misordered_results},
+    {"other-case-results", mock_mode::other_case_results},
 }};
 
 std::string now_text() { return gateway::routing::format_time(gateway::routing::clock::now()); }
@@ -429,6 +431,15 @@ struct mock_provider::impl {
         auto& pl = d["payload"];
         if (pl.HasMember("tier")) pl.RemoveMember("tier");
         put(d, pl, "tier", "T9");
+      }
+    // Against the state machine: a message's results in reverse order (the proposal before the
+    // neutral's appointment).
+    if (opts.mode == mock_mode::misordered_results) std::reverse(out.begin(), out.end());
+    if (opts.mode == mock_mode::other_case_results)
+      for (auto& d : out) {
+        const std::string other = "other-" + std::string(text(d, "caseId"));
+        d["caseId"].SetString(other.c_str(), static_cast<rapidjson::SizeType>(other.size()),
+                              d.GetAllocator());
       }
     return out;
   }

@@ -78,7 +78,7 @@ bool parse(std::string_view text, rapidjson::Document& d) {
 
 struct received_result {
   std::string body;
-  std::string message_id, in_reply_to;
+  std::string message_id, in_reply_to, type, case_id;
   int count = 0;  // deliveries of this messageId
 };
 
@@ -156,6 +156,8 @@ class receiver {
       r.body = req.body();
       r.message_id = id;
       r.in_reply_to = str(d, "inReplyTo");
+      r.type = str(d, "messageType");
+      r.case_id = str(d, "caseId");
       rapidjson::Document receipt(rapidjson::kObjectType);
       auto& a = receipt.GetAllocator();
       receipt.AddMember("receiptId", Value(new_uuid().c_str(), a), a);
@@ -296,6 +298,7 @@ class case_runner {
     item_ = &it;
     sent_.clear();
     sent_id_.clear();
+    sent_case_id_.clear();
     built_id_.clear();
     prev_receipt_.clear();
     sent_headers_.clear();
@@ -503,6 +506,10 @@ class case_runner {
       // The id the runner gave it (an XML body has no JSON member to read it back from).
       sent_id_ = built_id_.empty() ? str(d, "messageId") : built_id_;
       vars_["last-message-id"] = sent_id_;
+      // The case the message was sent on (a provider's receipt need not name it): later steps
+      // go on with it (${sent-case-id}), and its results must name it (sameCase).
+      sent_case_id_ = str(d, "caseId");
+      if (!sent_case_id_.empty()) vars_["sent-case-id"] = sent_case_id_;
     }
     check(expect, ans, out);
     if (ans.status >= 200 && ans.status < 300) {
@@ -733,6 +740,33 @@ class case_runner {
                                           : r.errors[0].location + "' (" + r.errors[0].rule +
                                                 "): " + r.errors[0].message));
       }
+    if (expect.HasMember("sameCase") && expect["sameCase"].GetBool())
+      for (const auto& g : got)
+        if (g.case_id != sent_case_id_)
+          fail(out, "result " + g.message_id + " (" + g.type + ") names case '" + g.case_id +
+                        "', not the case of the message it answers ('" + sent_case_id_ + "')");
+    if (auto rt = expect.FindMember("resultTypes"); rt != expect.MemberEnd()) {
+      // Each type arrived, and the first of each in the listed order (ODR-SI 6.2.5: the neutral
+      // is appointed before the mediation proposes; the state machine in docs/routing.md).
+      std::size_t last = 0;
+      std::string last_type, arrived;
+      for (const auto& g : got) arrived += (arrived.empty() ? "" : ", ") + g.type;
+      for (const auto& t : rt->value.GetArray()) {
+        const std::string want(t.GetString(), t.GetStringLength());
+        const auto at = std::find_if(got.begin(), got.end(),
+                                     [&](const received_result& g) { return g.type == want; });
+        if (at == got.end()) {
+          fail(out, "no " + want + " in reply to " + sent_id_ +
+                        " (arrived: " + (arrived.empty() ? "nothing" : arrived) + ")");
+          continue;
+        }
+        const auto pos = static_cast<std::size_t>(at - got.begin()) + 1;
+        if (pos < last)
+          fail(out, want + " arrived before " + last_type + " (arrived: " + arrived + ")");
+        last = pos;
+        last_type = want;
+      }
+    }
     if (expect.HasMember("uniqueMessageIds") && expect["uniqueMessageIds"].GetBool())
       for (const auto& g : got)
         if (g.count > 1)
@@ -797,7 +831,7 @@ class case_runner {
   receiver* rcv_;
   std::chrono::milliseconds time_bound_;
   const item* item_ = nullptr;
-  std::string sent_, sent_id_, prev_receipt_;
+  std::string sent_, sent_id_, sent_case_id_, prev_receipt_;
   std::vector<std::pair<std::string, std::string>> sent_headers_;  // of the last send
   std::map<std::string, std::string> vars_;  // ${case-id}, ${proceeding-id}, captures...
   std::vector<std::string> acknowledged_;    // messageIds sent with a 2xx answer
@@ -871,7 +905,14 @@ run_result run_suite(const suite_def& suite, const run_options& opts,
     } else {
       items.push_back({"", "", nullptr, {}});
     }
-    if (c->requires_claim == "sendsResults" && !opts.claimed.sends_results) {
+    // A procedure not claimed makes the case not applicable, even where the runner could not
+    // check it (no receiver): it is not the target's to pass.
+    if (!c->requires_procedure.empty() &&
+        std::find(opts.claimed.procedures.begin(), opts.claimed.procedures.end(),
+                  c->requires_procedure) == opts.claimed.procedures.end()) {
+      cr.status = case_status::not_applicable;
+      cr.reason = "the claims' procedures do not include " + c->requires_procedure;
+    } else if (c->requires_claim == "sendsResults" && !opts.claimed.sends_results) {
       cr.status = case_status::not_applicable;
       cr.reason = "the claims do not include sendsResults";
     } else if (c->requires_claim == "sendsResults" && !rcv) {

@@ -93,6 +93,7 @@ suite_def parse_suite(std::string_view json) {
     cd.severity = str(c, "severity");
     cd.for_each = str(c, "forEach");
     cd.requires_claim = str(c, "requiresClaim");
+    cd.requires_procedure = str(c, "requiresProcedure");
     cd.steps_json = schemas::to_json_string(c["steps"]);
     if (std::any_of(s.cases.begin(), s.cases.end(),
                     [&](const case_def& o) { return o.id == cd.id; }))

@@ -131,12 +131,12 @@ class Conformance : public ::testing::Test {
   }
 
   // Runs the provider suite against the mock; `extra` are more options; `signatures`: the
-  // claims include verifiesSignatures.
-  cli_result run_suite(const std::string& extra = "", bool results = true,
-                       bool signatures = false) {
+  // claims include verifiesSignatures; `procedures`: the claimed procedures (YAML list).
+  cli_result run_suite(const std::string& extra = "", bool results = true, bool signatures = false,
+                       const std::string& procedures = "[negotiation, mediation, arbitration]") {
     std::ofstream(dir.path / "claims.yaml")
         << "messageTypes: [dispute.application, dispute.appeal, escalation.request]\n"
-        << "procedures: [negotiation, mediation]\n"
+        << "procedures: " << procedures << "\n"
         << "sendsResults: " << (results ? "true" : "false") << "\npartyId: mock-provider\n"
         << "verifiesSignatures: " << (signatures ? "true" : "false") << "\n";
     return odrgw("conformance run --suite provider --target " + target() + " --claims " +
@@ -186,18 +186,19 @@ class Conformance : public ::testing::Test {
 };
 
 // The provider suite's cases that run without a claim of verifiesSignatures.
-const std::set<std::string> all_cases = {"provider.accepts-valid",   "provider.accepts-xml",
-                                         "provider.rejects-invalid", "provider.rejects-malformed",
-                                         "provider.deduplicates",    "provider.time-bound",
-                                         "provider.results-valid",   "provider.results-once"};
+const std::set<std::string> all_cases = {
+    "provider.accepts-valid",      "provider.accepts-xml",  "provider.rejects-invalid",
+    "provider.rejects-malformed",  "provider.deduplicates", "provider.time-bound",
+    "provider.results-valid",      "provider.results-once", "provider.mediation-results",
+    "provider.arbitration-results"};
 
 TEST_F(Conformance, ConformingProviderPassesEveryMandatoryCase) {
   start_mock("conforming");
   const auto run = run_suite();
   ASSERT_EQ(run.status, 0) << run.out;
-  EXPECT_NE(run.out.find("[9/9] provider.results-once"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("[11/11] provider.arbitration-results"), std::string::npos) << run.out;
   const auto r = report();
-  EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u) << slurp(report_dir() / "report.json");
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 10u) << slurp(report_dir() / "report.json");
   EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 1u);  // verifiesSignatures not claimed
   EXPECT_TRUE(r["summary"]["mandatoryPassed"].GetBool());
   std::set<std::string> ids;
@@ -233,7 +234,45 @@ TEST_F(Conformance, ResultCasesAreNotApplicableWithoutTheClaim) {
   ASSERT_EQ(run.status, 0) << run.out;
   const auto r = report();
   EXPECT_EQ(r["summary"]["passed"].GetUint(), 6u);
-  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 3u);
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 5u);
+  expect_junit_matches_json();
+}
+
+// The escalation cases apply per claimed procedure: mediation only, then none of the two.
+TEST_F(Conformance, EscalationCasesFollowTheClaimedProcedures) {
+  start_mock("conforming");
+  auto run = run_suite("", true, false, "[negotiation, mediation]");
+  ASSERT_EQ(run.status, 0) << run.out;
+  auto r = report();
+  auto status_of = [&](const rapidjson::Document& rep, std::string_view id) {
+    for (const auto& c : rep["cases"].GetArray())
+      if (std::string_view(c["id"].GetString()) == id) return std::string(c["status"].GetString());
+    return std::string("missing");
+  };
+  EXPECT_EQ(status_of(r, "provider.mediation-results"), "passed");
+  EXPECT_EQ(status_of(r, "provider.arbitration-results"), "not-applicable");
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 9u);
+  EXPECT_EQ(r["summary"]["notApplicable"].GetUint(), 2u);
+  expect_junit_matches_json();
+  // The mediation case's exchanges: the application, its acceptance, the escalation on the same
+  // case, then the appointment before the proposal.
+  for (const auto& c : r["cases"].GetArray()) {
+    if (std::string_view(c["id"].GetString()) != "provider.mediation-results") continue;
+    ASSERT_EQ(c["exchanges"].Size(), 4u);
+    const std::string esc = c["exchanges"][2]["request"].GetString();
+    EXPECT_NE(esc.find("\"toTier\":\"T4\""), std::string::npos) << esc;
+    const std::string results = c["exchanges"][3]["response"].GetString();
+    const auto appointed = results.find("mediation.neutral-appointed");
+    ASSERT_NE(appointed, std::string::npos) << results;
+    EXPECT_LT(appointed, results.find("mediation.proposal")) << results;
+  }
+
+  run = run_suite("", true, false, "[negotiation]");
+  ASSERT_EQ(run.status, 0) << run.out;
+  r = report();
+  EXPECT_EQ(status_of(r, "provider.mediation-results"), "not-applicable");
+  EXPECT_EQ(status_of(r, "provider.arbitration-results"), "not-applicable");
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 8u);
   expect_junit_matches_json();
 }
 
@@ -253,6 +292,7 @@ struct broken_mode {
   std::vector<std::string> mock_args;
   std::string run_args;
   std::set<std::string> failing;
+  std::string says;  // in the report's failures: the check that caught it
 };
 
 void PrintTo(const broken_mode& m, std::ostream* os) { *os << m.mode; }
@@ -266,6 +306,10 @@ TEST_P(BrokenProvider, TheRightCasesFailAndTheRunExitsOne) {
   EXPECT_EQ(run.status, 1) << run.out;
   const auto r = report();
   EXPECT_EQ(failed_cases(r), p.failing) << slurp(report_dir() / "report.json");
+  if (!p.says.empty()) {
+    EXPECT_NE(slurp(report_dir() / "report.json").find(p.says), std::string::npos)
+        << slurp(report_dir() / "report.json");
+  }
   EXPECT_FALSE(r["summary"]["mandatoryPassed"].GetBool());
   expect_junit_matches_json();
   // The HTML names each failure with its exchange.
@@ -278,15 +322,37 @@ TEST_P(BrokenProvider, TheRightCasesFailAndTheRunExitsOne) {
 INSTANTIATE_TEST_SUITE_P(
     Modes, BrokenProvider,
     ::testing::Values(
-        broken_mode{"reject-all", {}, "", all_cases},
-        broken_mode{"flaky", {"--fail-rate", "1"}, "", all_cases},
-        broken_mode{"duplicate-results", {}, "", {"provider.results-once"}},
-        broken_mode{"invalid-results", {}, "", {"provider.results-valid"}},
+        broken_mode{"reject-all", {}, "", all_cases, "status 422"},
+        broken_mode{"flaky", {"--fail-rate", "1"}, "", all_cases, "status 503"},
+        broken_mode{"duplicate-results",
+                    {},
+                    "",
+                    {"provider.results-once"},
+                    "although the first delivery got a 2xx receipt"},
+        broken_mode{"invalid-results",
+                    {},
+                    "",
+                    {"provider.results-valid", "provider.mediation-results",
+                     "provider.arbitration-results"},
+                    "breaks v1"},
+        // The proposal before the neutral's appointment: only mediation has two results.
+        broken_mode{"misordered-results",
+                    {},
+                    "",
+                    {"provider.mediation-results"},
+                    "mediation.proposal arrived before mediation.neutral-appointed"},
+        // Results on another case: the escalation cases check the case (results-valid does not).
+        broken_mode{"other-case-results",
+                    {},
+                    "",
+                    {"provider.mediation-results", "provider.arbitration-results"},
+                    "names case 'other-conf-"},
         // Only two cases: every answer takes --slow-ms.
         broken_mode{"slow",
                     {"--slow-ms", "600"},
                     "--case provider.time-bound --case provider.deduplicates --time-bound-ms 250",
-                    {"provider.time-bound"}}),
+                    {"provider.time-bound"},
+                    "answered after"}),
     [](const auto& p) {
       std::string n = p.param.mode;
       std::erase(n, '-');
@@ -301,7 +367,7 @@ TEST_F(Conformance, ASigningMockPassesASigningRunAndFailsAnUnsignedOne) {
   const auto run = run_suite("--secret-file " + secret, true, true);
   ASSERT_EQ(run.status, 0) << run.out;
   auto r = report();
-  EXPECT_EQ(r["summary"]["passed"].GetUint(), 9u) << slurp(report_dir() / "report.json");
+  EXPECT_EQ(r["summary"]["passed"].GetUint(), 11u) << slurp(report_dir() / "report.json");
   for (const auto& c : r["cases"].GetArray()) {
     if (std::string_view(c["id"].GetString()) != "provider.verifies-signature") continue;
     ASSERT_EQ(c["exchanges"].Size(), 4u);
@@ -371,7 +437,8 @@ TEST_F(Certificate, APassingRunIsSignedAndEveryChangedByteBreaksIt) {
   EXPECT_EQ(std::string(c["target"].GetString()), target());
   EXPECT_TRUE(c["claims"]["sendsResults"].GetBool());
   EXPECT_TRUE(c["claims"]["verifiesSignatures"].GetBool());
-  EXPECT_EQ(c["requirements"].Size(), 6u);  // ODR-SI 6.2.2, 6.1.1, 5.2, 5.5, 6.2.3 and R-ENV-1
+  // ODR-SI 6.2.2, 6.1.1, 5.2, 5.5, 6.2.3, 6.2.5 and R-ENV-1
+  EXPECT_EQ(c["requirements"].Size(), 7u);
   for (const auto& req : c["requirements"].GetArray())
     EXPECT_STREQ(req["status"].GetString(), "passed");
   EXPECT_STREQ(c["signature"]["algorithm"].GetString(), "Ed25519");
@@ -514,13 +581,23 @@ TEST(ConformanceSuite, TheEmbeddedSuitesLoadAndBadOnesAreRefused) {
       R"({"id": "x.a", "title": "t", "requirement": "R-ENV-1", "severity": "mandatory",
           "steps": [{"action": "send-malformed", "body": "{"}]})";
   EXPECT_NO_THROW(conformance::parse_suite(base + good_case + "]}"));
-  // No requirement; a severity that does not exist; a requirement that cites nothing.
+  const auto procedure_case = conformance::parse_suite(
+      base +
+      R"({"id": "x.b", "title": "t", "requirement": "ODR-SI 6.2.5", "severity": "mandatory",
+          "requiresProcedure": "mediation", "steps": [{"action": "wait-results",
+          "expect": {"resultTypes": ["mediation.proposal"], "sameCase": true}}]})" +
+      "]}");
+  EXPECT_EQ(procedure_case.cases.at(0).requires_procedure, "mediation");
+  // No requirement; a severity that does not exist; a requirement that cites nothing; a
+  // procedure that does not exist.
   for (const std::string bad :
        {R"({"id": "x.a", "title": "t", "severity": "mandatory", "steps": [{"action": "query"}]})",
         R"({"id": "x.a", "title": "t", "requirement": "R-ENV-1", "severity": "nice",
             "steps": [{"action": "query"}]})",
         R"({"id": "x.a", "title": "t", "requirement": "be good", "severity": "mandatory",
-            "steps": [{"action": "query"}]})"})
+            "steps": [{"action": "query"}]})",
+        R"({"id": "x.a", "title": "t", "requirement": "R-ENV-1", "severity": "mandatory",
+            "requiresProcedure": "haggling", "steps": [{"action": "query"}]})"})
     EXPECT_THROW(conformance::parse_suite(base + bad + "]}"), std::runtime_error) << bad;
   EXPECT_THROW(conformance::parse_suite(base + good_case + "," + good_case + "]}"),
                std::runtime_error);  // the same id twice

@@ -17,12 +17,14 @@
 namespace odrgw::conformance {
 
 enum class mock_mode {
-  conforming,         // as above
-  reject_all,         // every message: 422 problem+json
-  slow,               // answers after `slow` (beyond a sender's timeout)
-  flaky,              // a share (`fail_rate`) of requests: 503 problem+json, nothing kept
-  duplicate_results,  // every result is sent twice with the same messageId
-  invalid_results,    // results that break the v1 schema (the gateway must refuse them)
+  conforming,          // as above
+  reject_all,          // every message: 422 problem+json
+  slow,                // answers after `slow` (beyond a sender's timeout)
+  flaky,               // a share (`fail_rate`) of requests: 503 problem+json, nothing kept
+  duplicate_results,   // every result is sent twice with the same messageId
+  invalid_results,     // results that break the v1 schema (the gateway must refuse them)
+  misordered_results,  // the results for one message in reverse order (proposal before neutral)
+  other_case_results,  // results that name another caseId than the message they answer
 };
 
 // "conforming", "reject-all", ...; throws std::invalid_argument naming the modes.

@@ -23,6 +23,7 @@ struct case_def {
   std::string id, title, requirement, severity;  // severity: mandatory | recommended
   std::string for_each;                          // "", claimed-type, invalid-seed, sample-file
   std::string requires_claim;                    // "", sendsResults, verifiesSignatures
+  std::string requires_procedure;                // "", negotiation, mediation, arbitration
   std::string steps_json;                        // the case's steps, as written in the suite
 };
 
