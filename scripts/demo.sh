@@ -90,14 +90,14 @@ post() {  # post FILE QUERY REQUEST-ID
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 show_case() {
   local v
-  v=$(curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id")
+  v=$(curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id?limit=1000")
   echo "   case $case_id: tier $(echo "$v" | field tier), state $(echo "$v" | field state)$(
     p=$(echo "$v" | field provider); [[ -n $p ]] && echo ", provider $p")"
 }
-wait_state() {  # wait_state STATE
+wait_state() {  # wait_state STATE: the case is, or has been, in STATE (a stage.changed to it)
   for _ in $(seq 150); do
-    curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id" |
-      grep -q "\"state\":\"$1\"" && return
+    curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id?limit=1000" |
+      grep -q -e "\"state\":\"$1\"" -e "\"toState\":\"$1\"" && return
     sleep 0.1
   done
   echo "the case did not reach state $1" >&2
@@ -148,7 +148,7 @@ curl -sS "http://127.0.0.1:$mock_port/mock/log" | grep -o '"messageType":"[^"]*"
   sed 's/^/  /'
 
 step "the case's path, from the gateway's stage.changed messages"
-curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id" |
+curl -sS -H 'Authorization: Bearer demo-key-paypal' "http://127.0.0.1:$PORT/v1/cases/$case_id?limit=1000" |
   grep -o '"toTier":"[^"]*",\("fromState":"[^"]*",\)\{0,1\}"toState":"[^"]*","reason":"[^"]*"' |
   sed 's/"toTier":"\([^"]*\)",\("fromState":"[^"]*",\)\{0,1\}"toState":"\([^"]*\)","reason":"\([^"]*\)"/   \1 \3  (\4)/'
 

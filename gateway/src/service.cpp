@@ -2,6 +2,7 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -692,9 +693,50 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
 
 asio::awaitable<response> service::get_case(const request& req, const peer_info& peer,
                                             std::string_view case_id, outcome& out) {
-  std::optional<case_view> view;
-  if (authenticate(req, peer) != nullptr) view = co_await fetch_case(std::string(case_id), false);
-  auto res = read_case(req, peer, case_id, view, out);
+  // Paging: ?offset=N (messages to skip, default 0) &limit=M (1..1000, default 100).
+  std::size_t offset = 0, limit = 100;
+  std::string page_error;
+  if (auto parsed = boost::urls::parse_origin_form(req.target()); !parsed) {
+    page_error = "the request target is not a well-formed origin-form URL";
+  } else {
+    bool seen[2] = {false, false};
+    for (const auto p : parsed->params()) {
+      const int i = p.key == "offset" ? 0 : p.key == "limit" ? 1 : -1;
+      std::size_t n = 0;
+      const auto* end = p.value.data() + p.value.size();
+      const auto [ptr, ec] = std::from_chars(p.value.data(), end, n);
+      if (i < 0) {
+        page_error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
+                     "' (known: offset, limit)";
+      } else if (seen[i]) {
+        page_error = "query parameter '" + std::string(p.key) + "' is repeated";
+      } else if (p.value.empty() || ec != std::errc() || ptr != end ||
+                 (i == 1 && (n < 1 || n > 1000)) || (i == 0 && n > 100000000)) {
+        page_error = i == 0 ? "offset must be a whole number of messages to skip"
+                            : "limit must be a whole number from 1 to 1000";
+      } else {
+        seen[i] = true;
+        (i == 0 ? offset : limit) = n;
+        continue;
+      }
+      break;
+    }
+  }
+  const partner_config* partner = authenticate(req, peer);
+  std::optional<case_view> view, first;
+  response res;
+  if (!page_error.empty() && partner != nullptr) {  // unauthenticated: 401 below
+    out.partner = partner->id;
+    res = problem_response(simple_problem(400, "bad-request", "Bad query", page_error),
+                           req.version());
+  } else {
+    if (partner != nullptr) view = co_await fetch_case(std::string(case_id), false, offset, limit);
+    // A dialect partner's reference for the case comes from the case's first messages.
+    if (view && offset > 0 && partner->dialect != "canonical-json" &&
+        partner->dialect != "canonical-xml")
+      first = co_await fetch_case(std::string(case_id), false, 0, 50);
+    res = read_case(req, peer, case_id, view, first ? &*first : nullptr, offset, limit, out);
+  }
   // Who read which case is part of the record (ODR-SI 5.5: personal data is shown to parties).
   if (!out.partner.empty()) {
     rapidjson::Document d = request_summary(req, peer, sha256_hex(req.body()));
@@ -713,13 +755,16 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
   co_return res;
 }
 
-asio::awaitable<std::optional<case_view>> service::fetch_case(std::string case_id, bool header) {
+asio::awaitable<std::optional<case_view>> service::fetch_case(std::string case_id, bool header,
+                                                              std::size_t offset,
+                                                              std::size_t limit) {
   std::function<void(std::function<void(std::optional<case_view>)>)> submit =
-      [this, case_id = std::move(case_id),
-       header](std::function<void(std::optional<case_view>)> done) {
-        asio::post(readers_, [this, case_id, header, done = std::move(done)] {
-          // get_case answers nullopt on a database error (ready() then says why).
-          done(header ? store_->get_case_header(case_id) : store_->get_case(case_id));
+      [this, case_id = std::move(case_id), header, offset,
+       limit](std::function<void(std::optional<case_view>)> done) {
+        asio::post(readers_, [this, case_id, header, offset, limit, done = std::move(done)] {
+          // Reads answer nullopt on a database error (ready() then says why).
+          done(header ? store_->get_case_header(case_id)
+                      : store_->get_case_page(case_id, offset, limit));
         });
       };
   auto view = co_await await_storage<decltype(submit), std::optional<case_view>>(std::move(submit));
@@ -727,7 +772,8 @@ asio::awaitable<std::optional<case_view>> service::fetch_case(std::string case_i
 }
 
 response service::read_case(const request& req, const peer_info& peer, std::string_view case_id,
-                            const std::optional<case_view>& view, outcome& out) {
+                            const std::optional<case_view>& view, const case_view* first,
+                            std::size_t offset, std::size_t limit, outcome& out) {
   const unsigned v = req.version();
   const partner_config* partner = authenticate(req, peer);
   if (partner == nullptr) {
@@ -751,7 +797,7 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
   std::string reference;
   if (dialect != nullptr) {
     for (int pass = 0; pass < 2 && reference.empty(); ++pass)
-      for (const auto& m : view->messages) {
+      for (const auto& m : (first != nullptr ? first : &*view)->messages) {
         if (pass == 0 && m.sender_party != partner->id) continue;
         rapidjson::Document d;
         schemas::json_error err;
@@ -815,7 +861,19 @@ response service::read_case(const request& req, const peer_info& peer, std::stri
     }
     messages.PushBack(o, a);
   }
+  const std::size_t count = messages.Size();
   d.AddMember("messages", messages, a);
+  // Where this page lies among the case's messages, and the next page's target if any.
+  rapidjson::Value page(rapidjson::kObjectType);
+  page.AddMember("offset", static_cast<std::uint64_t>(offset), a);
+  page.AddMember("limit", static_cast<std::uint64_t>(limit), a);
+  page.AddMember("count", static_cast<std::uint64_t>(count), a);
+  if (view->more)
+    page.AddMember("next",
+                   str("/v1/cases/" + view->case_id + "?offset=" + std::to_string(offset + count) +
+                       "&limit=" + std::to_string(limit)),
+                   a);
+  d.AddMember("page", page, a);
   return make_response(http::status::ok, v, schemas::to_json_string(d) + "\n", "application/json");
 }
 

@@ -66,13 +66,19 @@ class service {
                                             std::string_view case_id, outcome& out);
   // The case view itself, without the audit record get_case appends; `view` as read from
   // storage (nullopt: unknown, or the partner was not authenticated).
+  // `first`: the case's first messages when `view` is a later page (a dialect partner's
+  // reference is read from them), else nullptr.
   response read_case(const request& req, const peer_info& peer, std::string_view case_id,
-                     const std::optional<case_view>& view, outcome& out);
+                     const std::optional<case_view>& view, const case_view* first,
+                     std::size_t offset, std::size_t limit, outcome& out);
   // Appends an audit record through the writer and waits for its commit; times it
   // (audit append latency) and logs a failure. nullopt: not recorded.
   boost::asio::awaitable<std::optional<audit_record>> append_audit(audit_entry e);
-  // Reads a case on the reader pool; the coroutine resumes on its own executor.
-  boost::asio::awaitable<std::optional<case_view>> fetch_case(std::string case_id, bool header);
+  // Reads a case on the reader pool (header: no messages; else the page offset/limit); the
+  // coroutine resumes on its own executor.
+  boost::asio::awaitable<std::optional<case_view>> fetch_case(std::string case_id, bool header,
+                                                              std::size_t offset = 0,
+                                                              std::size_t limit = 0);
   response get_schema(const request& req, std::string_view name);
   void log(const request& req, const response& res, const outcome& out,
            std::chrono::steady_clock::time_point start) const;

@@ -678,14 +678,22 @@ class sqlite_storage final : public storage {
   }
 
   std::optional<case_view> get_case(const std::string& case_id) override {
-    return read_case(case_id, true);
+    return read_case(case_id, true, 0, -1);
   }
 
   std::optional<case_view> get_case_header(const std::string& case_id) override {
-    return read_case(case_id, false);
+    return read_case(case_id, false, 0, 0);
   }
 
-  std::optional<case_view> read_case(const std::string& case_id, bool with_messages) {
+  std::optional<case_view> get_case_page(const std::string& case_id, std::size_t offset,
+                                         std::size_t limit) override {
+    return read_case(case_id, true, static_cast<std::int64_t>(offset),
+                     static_cast<std::int64_t>(limit));
+  }
+
+  // limit < 0: all messages from offset.
+  std::optional<case_view> read_case(const std::string& case_id, bool with_messages,
+                                     std::int64_t offset, std::int64_t limit) {
     if (closed_flag_.load()) return std::nullopt;
     try {
       reader r(*this);
@@ -713,9 +721,16 @@ class sqlite_storage final : public storage {
       if (!with_messages) return v;
       stmt m(d,
              "SELECT message_id, sender_party, message_type, received_at, canonical_json "
-             "FROM messages WHERE case_id = ? ORDER BY id");
-      m.bind(1, case_id);
-      while (m.step()) v.messages.push_back({m.str(0), m.str(1), m.str(2), m.str(3), m.str(4)});
+             "FROM messages WHERE case_id = ? ORDER BY id LIMIT ? OFFSET ?");
+      // One more than asked for tells whether more follow.
+      m.bind(1, case_id).bind(2, limit < 0 ? std::int64_t{-1} : limit + 1).bind(3, offset);
+      while (m.step()) {
+        if (limit >= 0 && static_cast<std::int64_t>(v.messages.size()) == limit) {
+          v.more = true;
+          break;
+        }
+        v.messages.push_back({m.str(0), m.str(1), m.str(2), m.str(3), m.str(4)});
+      }
       return v;
     } catch (const std::exception&) {
       // A database error reads as "not found"; ready() reports the database state.

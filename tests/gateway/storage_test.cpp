@@ -190,6 +190,14 @@ TEST(Storage, NewApplicationGetsCaseAndReceipt) {
   EXPECT_EQ(header->parties, view->parties);
   EXPECT_TRUE(header->messages.empty());
   EXPECT_FALSE(st->get_case_header("ODR-1999-000001"));
+  // Pages: one message, so a page of one has no more; past the end, none.
+  auto page = st->get_case_page(r.rec.case_id, 0, 1);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->messages.size(), 1u);
+  EXPECT_FALSE(page->more);
+  page = st->get_case_page(r.rec.case_id, 1, 1);
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page->messages.empty());
 }
 
 TEST(Storage, SplitCanonicalAssemblesTheWritersBytes) {

@@ -135,6 +135,7 @@ struct case_view {
   std::string provider;              // the external provider the case is routed to, or ""
   std::vector<std::string> parties;  // partner ids that sent or received messages of the case
   std::vector<case_message> messages;
+  bool more = false;  // get_case_page: messages follow the ones returned
 };
 
 struct verify_result {
@@ -279,6 +280,10 @@ class storage {
   // The same without `messages` (state, parties, provider): what the intake checks for every
   // message on an existing case, at a cost that does not grow with the case.
   virtual std::optional<case_view> get_case_header(const std::string& case_id) = 0;
+  // The case with at most `limit` of its messages, from position `offset` (0: the first), in
+  // the order they were stored; `more` says whether others follow.
+  virtual std::optional<case_view> get_case_page(const std::string& case_id, std::size_t offset,
+                                                 std::size_t limit) = 0;
   // The database answers and accepts writes: a small real write (one `meta` row) goes through the
   // writer and is committed durably (batched with queued work, so it can block for one commit;
   // false after 5 s), and a read succeeds. `problem` says why not.
