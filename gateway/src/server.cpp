@@ -99,27 +99,15 @@ struct server::impl {
       beast::get_lowest_layer(stream).expires_after(timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
       (void)n;
+      // An unauthenticated POST is answered on its header: its body (up to max_body_bytes) is
+      // never read, and the connection closes after the 401 since the body is still unread.
+      std::optional<peer_info> unread;
       if (!ec && !parser.is_done() && svc->refuse_before_body(parser.get(), peer)) {
-        // An unauthenticated POST is answered on its header: its body (up to max_body_bytes) is
-        // never read, and the connection closes after the 401 since the body is still unread.
-        peer_info unread = peer;
-        unread.body_unread = true;
-        st.handling = true;
-        std::optional<response> res;
-        try {
-          res = co_await svc->handle(parser.release(), unread);
-        } catch (const std::exception&) {
-        }
-        if (!res) res = svc->transport_error(500, "internal error", 11, false);
-        res->keep_alive(false);
-        beast::get_lowest_layer(stream).expires_after(timeout);
-        auto [wec, wn] = co_await http::async_write(stream, *res, tuple_awaitable);
-        (void)wn;
-        st.handling = false;
-        if (!wec) co_await drain(stream);
-        co_return;
+        unread = peer;
+        unread->body_unread = true;
       }
-      if (!ec && !parser.is_done() &&
+      const peer_info& who = unread ? *unread : peer;
+      if (!ec && !unread && !parser.is_done() &&
           beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         // The client waits for this before it sends the body (RFC 9110 10.1.1).
         http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
@@ -127,7 +115,7 @@ struct server::impl {
         (void)cn;
         ec = cec;
       }
-      if (!ec && !parser.is_done()) {
+      if (!ec && !unread && !parser.is_done()) {
         auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
         (void)bn;
         ec = bec;
@@ -156,17 +144,18 @@ struct server::impl {
       } else {
         bool failed = false;
         try {
-          res = co_await svc->handle(parser.release(), peer);
+          res = co_await svc->handle(parser.release(), who);
         } catch (const std::exception&) {
           failed = true;  // a bug or out of memory: answer, never leave the client hanging
         }
         if (failed) res = svc->transport_error(500, "internal error", 11, false);
-        if (stopping) res->keep_alive(false);  // finish this request, then close
+        if (stopping || unread) res->keep_alive(false);  // finish this request, then close
       }
       beast::get_lowest_layer(stream).expires_after(timeout);
       auto [wec, wn] = co_await http::async_write(stream, *res, tuple_awaitable);
       (void)wn;
       st.handling = false;
+      if (unread && !wec) co_await drain(stream);
       if (wec || !res->keep_alive() || stopping) co_return;
     }
   }

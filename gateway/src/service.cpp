@@ -2,6 +2,7 @@
 #include "util.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
@@ -273,10 +274,11 @@ bool service::refuse_before_body(const http::request_header<>& header,
 }
 
 asio::awaitable<std::optional<audit_record>> service::append_audit(audit_entry e) {
+  const std::string kind = e.kind;  // for the failure's log line
   auto entry = std::make_shared<audit_entry>(std::move(e));
   std::function<void(std::function<void(std::optional<audit_record>)>)> submit =
       [this, entry](std::function<void(std::optional<audit_record>)> done) {
-        store_->append_audit(audit_entry(*entry), std::move(done));
+        store_->append_audit(std::move(*entry), std::move(done));
       };
   const auto t0 = std::chrono::steady_clock::now();
   auto rec =
@@ -284,8 +286,9 @@ asio::awaitable<std::optional<audit_record>> service::append_audit(audit_entry e
   metrics_.observe_audit_append(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!rec) {
-    const std::string line = "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":" +
-                             json_escape(entry->kind) + "}\n";
+    const std::string line =
+        "{\"level\":\"error\",\"event\":\"audit append failed\",\"kind\":" + json_escape(kind) +
+        "}\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   co_return rec;
@@ -412,34 +415,43 @@ asio::awaitable<response> service::handle(request req, const peer_info& peer) {
   co_return res;
 }
 
+// Reads the query of `target` into `values` (one per name in `known`, nullopt when absent). Returns
+// "" or why the query is refused: not origin-form, an unknown name, a repeated or overlong value.
+template <std::size_t N>
+std::string read_query(std::string_view target, const std::array<std::string_view, N>& known,
+                       std::array<std::optional<std::string>, N>& values) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return "the request target is not a well-formed origin-form URL";
+  std::array<bool, N> seen{};
+  for (const auto p : parsed->params()) {
+    const auto it = std::find(known.begin(), known.end(), std::string_view(p.key));
+    if (it == known.end()) {
+      std::string names;
+      for (const auto k : known) names += (names.empty() ? "" : ", ") + std::string(k);
+      return "unknown query parameter '" + printable(p.key).substr(0, 64) + "' (known: " + names +
+             ")";
+    }
+    const auto i = static_cast<std::size_t>(it - known.begin());
+    if (seen[i] || p.value.size() > 256)
+      return "query parameter '" + std::string(p.key) + "' is repeated or too long";
+    seen[i] = true;
+    values[i] = std::string(p.value);
+  }
+  return {};
+}
+
 // The adapter context of one request: `operation`, `reference` and `caseId` from the query,
 // the sender's idempotency key from Idempotency-Key (or PayPal-Request-Id), the partner from the
 // authentication. Owns the strings the context views.
 struct translation_context {
   translation_context(const request& req, const partner_config& partner) {
-    auto parsed = boost::urls::parse_origin_form(req.target());
-    if (!parsed) {
-      error = "the request target is not a well-formed origin-form URL";
-      return;
-    }
-    bool seen[3] = {false, false, false};
-    for (const auto p : parsed->params()) {
-      const int i = p.key == "operation"   ? 0
-                    : p.key == "reference" ? 1
-                    : p.key == "caseId"    ? 2
-                                           : -1;
-      if (i < 0) {
-        error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
-                "' (known: operation, reference, caseId)";
-        return;
-      }
-      if (seen[i] || p.value.size() > 256) {
-        error = "query parameter '" + std::string(p.key) + "' is repeated or too long";
-        return;
-      }
-      seen[i] = true;
-      (i == 0 ? operation : i == 1 ? reference : case_id) = p.value;
-    }
+    std::array<std::optional<std::string>, 3> values;
+    error = read_query(req.target(),
+                       std::array<std::string_view, 3>{"operation", "reference", "caseId"}, values);
+    if (!error.empty()) return;
+    operation = values[0].value_or("");
+    reference = values[1].value_or("");
+    case_id = values[2].value_or("");
     auto key = req["Idempotency-Key"];
     if (key.empty()) key = req["PayPal-Request-Id"];
     request_id = std::string(key.substr(0, 256));
@@ -695,32 +707,20 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
                                             std::string_view case_id, outcome& out) {
   // Paging: ?offset=N (messages to skip, default 0) &limit=M (1..1000, default 100).
   std::size_t offset = 0, limit = 100;
-  std::string page_error;
-  if (auto parsed = boost::urls::parse_origin_form(req.target()); !parsed) {
-    page_error = "the request target is not a well-formed origin-form URL";
-  } else {
-    bool seen[2] = {false, false};
-    for (const auto p : parsed->params()) {
-      const int i = p.key == "offset" ? 0 : p.key == "limit" ? 1 : -1;
-      std::size_t n = 0;
-      const auto* end = p.value.data() + p.value.size();
-      const auto [ptr, ec] = std::from_chars(p.value.data(), end, n);
-      if (i < 0) {
-        page_error = "unknown query parameter '" + printable(p.key).substr(0, 64) +
-                     "' (known: offset, limit)";
-      } else if (seen[i]) {
-        page_error = "query parameter '" + std::string(p.key) + "' is repeated";
-      } else if (p.value.empty() || ec != std::errc() || ptr != end ||
-                 (i == 1 && (n < 1 || n > 1000)) || (i == 0 && n > 100000000)) {
-        page_error = i == 0 ? "offset must be a whole number of messages to skip"
-                            : "limit must be a whole number from 1 to 1000";
-      } else {
-        seen[i] = true;
-        (i == 0 ? offset : limit) = n;
-        continue;
-      }
-      break;
-    }
+  std::array<std::optional<std::string>, 2> values;
+  std::string page_error =
+      read_query(req.target(), std::array<std::string_view, 2>{"offset", "limit"}, values);
+  for (std::size_t i = 0; i < 2 && page_error.empty(); ++i) {
+    if (!values[i]) continue;
+    std::size_t n = 0;
+    const char* end = values[i]->data() + values[i]->size();
+    const auto [ptr, ec] = std::from_chars(values[i]->data(), end, n);
+    if (values[i]->empty() || ec != std::errc() || ptr != end || (i == 1 && (n < 1 || n > 1000)) ||
+        (i == 0 && n > 100000000))
+      page_error = i == 0 ? "offset must be a whole number of messages to skip"
+                          : "limit must be a whole number from 1 to 1000";
+    else
+      (i == 0 ? offset : limit) = n;
   }
   const partner_config* partner = authenticate(req, peer);
   std::optional<case_view> view, first;
@@ -735,7 +735,7 @@ asio::awaitable<response> service::get_case(const request& req, const peer_info&
     if (view && offset > 0 && partner->dialect != "canonical-json" &&
         partner->dialect != "canonical-xml")
       first = co_await fetch_case(std::string(case_id), false, 0, 50);
-    res = read_case(req, peer, case_id, view, first ? &*first : nullptr, offset, limit, out);
+    res = read_case(req, partner, case_id, view, first ? &*first : nullptr, offset, limit, out);
   }
   // Who read which case is part of the record (ODR-SI 5.5: personal data is shown to parties).
   if (!out.partner.empty()) {
@@ -771,11 +771,11 @@ asio::awaitable<std::optional<case_view>> service::fetch_case(std::string case_i
   co_return view;
 }
 
-response service::read_case(const request& req, const peer_info& peer, std::string_view case_id,
-                            const std::optional<case_view>& view, const case_view* first,
-                            std::size_t offset, std::size_t limit, outcome& out) {
+response service::read_case(const request& req, const partner_config* partner,
+                            std::string_view case_id, const std::optional<case_view>& view,
+                            const case_view* first, std::size_t offset, std::size_t limit,
+                            outcome& out) {
   const unsigned v = req.version();
-  const partner_config* partner = authenticate(req, peer);
   if (partner == nullptr) {
     auto r = problem_response(simple_problem(401, "unauthenticated", "Authentication required",
                                              "send Authorization: Bearer <api key>"),

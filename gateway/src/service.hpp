@@ -68,7 +68,8 @@ class service {
   // storage (nullopt: unknown, or the partner was not authenticated).
   // `first`: the case's first messages when `view` is a later page (a dialect partner's
   // reference is read from them), else nullptr.
-  response read_case(const request& req, const peer_info& peer, std::string_view case_id,
+  // `partner`: the authenticated partner, or nullptr (401).
+  response read_case(const request& req, const partner_config* partner, std::string_view case_id,
                      const std::optional<case_view>& view, const case_view* first,
                      std::size_t offset, std::size_t limit, outcome& out);
   // Appends an audit record through the writer and waits for its commit; times it
