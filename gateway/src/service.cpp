@@ -673,7 +673,7 @@ asio::awaitable<response> service::post_message(const request& req, const peer_i
       d.AddMember("receivedAt", str(sr.rec.received_at), a);
       d.AddMember("auditSeq", static_cast<int64_t>(sr.rec.audit_seq), a);
       d.AddMember("auditHash", str(sr.rec.audit_hash), a);
-      if (sr.status == store_status::stored) delivery_->poke();
+      if (sr.status == store_status::stored && sr.queued > 0) delivery_->poke();
       co_return make_response(
           sr.status == store_status::stored ? http::status::accepted : http::status::ok, v,
           schemas::to_json_string(d) + "\n", "application/json");

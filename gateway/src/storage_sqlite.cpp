@@ -1572,21 +1572,24 @@ class sqlite_storage final : public storage {
       st_.insert_party.bind(1, rec.case_id).bind(2, *party);
       st_.insert_party.run();
     }
-    if (routed) apply_change(head, rec.case_id, change, row, m.message_id, m.message_type, now);
+    if (routed)
+      res.queued = apply_change(head, rec.case_id, change, row, m.message_id, m.message_type, now);
     res.status = store_status::stored;
     j.result = std::move(res);
   }
 
   // Writes what the case logic decided: the gateway's own messages (each with its audit record),
   // the audit records it asked for, the outbox rows and the case's new status. `row`,
-  // `message_id` and `message_type` are the inbound message's (row 0 for a timer).
-  void apply_change(chain_head& head, const std::string& case_id, case_change& change,
-                    std::int64_t row, const std::string& message_id,
-                    const std::string& message_type, clock::time_point now) {
+  // `message_id` and `message_type` are the inbound message's (row 0 for a timer). Returns the
+  // number of outbox rows queued.
+  std::size_t apply_change(chain_head& head, const std::string& case_id, case_change& change,
+                           std::int64_t row, const std::string& message_id,
+                           const std::string& message_type, clock::time_point now) {
     const std::string at = format_utc_ms(now);
     for (auto& e : change.audits)
       insert_audit(head, at, e.kind, e.partner, e.message_id, case_id,
                    e.data_json.empty() ? std::string_view("{}") : std::string_view(e.data_json));
+    std::size_t queued = 0;
     std::vector<std::int64_t> emitted_rows;
     for (const auto& em : change.emitted) {
       std::string data = "{\"messageType\":";
@@ -1650,6 +1653,7 @@ class sqlite_storage final : public storage {
           .bind(6, at)
           .bind(7, at);
       st_.insert_outbox.run();
+      queued++;
     }
     st_.update_case.bind(1, change.state).bind(2, change.status_json);
     if (change.next_due.empty())
@@ -1658,6 +1662,7 @@ class sqlite_storage final : public storage {
       st_.update_case.bind(3, change.next_due);
     st_.update_case.bind(4, change.provider).bind(5, case_id);
     st_.update_case.run();
+    return queued;
   }
 
   void execute(timer_job& j, chain_head& head) {

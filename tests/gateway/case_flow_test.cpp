@@ -366,9 +366,13 @@ void CaseFlow::run_platform_case(std::string& id) {
     set_text(appeal, appeal["payload"], "previousTier", "T2");
     set_text(appeal, appeal["payload"], "toTier", "T3");
     set_text(appeal, appeal["payload"]["forum"], "forumId", provider);
+    const auto queued_before = st->list_outbox({"", id, "", 1000}).size();
     const auto r = post(platform, std::move(appeal));
     ASSERT_EQ(r.status, store_status::stored) << r.refused.detail;
     appeal_id = r.rec.message_id;
+    // The result counts the outbox rows it queued: the service wakes the deliveries only then.
+    EXPECT_GE(r.queued, 2u);
+    EXPECT_EQ(queued_before + r.queued, st->list_outbox({"", id, "", 1000}).size());
     const auto v = view(id);
     EXPECT_EQ(v.provider, provider);
     EXPECT_EQ(v.state, "filed");
