@@ -521,6 +521,7 @@ TEST(Storage, ConcurrentStoresAreGroupCommitted) {
   std::mutex mu;
   std::condition_variable cv;
   std::set<std::int64_t> seqs;
+  std::set<std::string> receipt_ids;  // drawn on the 8 calling threads
   std::vector<std::string> errors;
   // Messages made up front, so that the timing is the storage's.
   std::vector<std::vector<inbound_message>> inputs(threads);
@@ -538,6 +539,8 @@ TEST(Storage, ConcurrentStoresAreGroupCommitted) {
           if (r.status == store_status::stored) {
             ++stored;
             seqs.insert(r.rec.audit_seq);
+            if (std::regex_match(r.rec.receipt_id, uuid_v4_re))
+              receipt_ids.insert(r.rec.receipt_id);
           } else {
             errors.push_back(r.error);
           }
@@ -569,6 +572,8 @@ TEST(Storage, ConcurrentStoresAreGroupCommitted) {
   ASSERT_EQ(seqs.size(), static_cast<std::size_t>(total));
   EXPECT_EQ(*seqs.begin(), 2);
   EXPECT_EQ(*seqs.rbegin(), total + 1);
+  // Every receipt id a well-formed version 4 UUID, none drawn twice.
+  EXPECT_EQ(receipt_ids.size(), static_cast<std::size_t>(total));
 
   raw_db raw(dir.db());
   EXPECT_EQ(raw.integer("SELECT count(*) FROM messages"), total + 1);
