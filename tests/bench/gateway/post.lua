@@ -1,6 +1,11 @@
 -- wrk script: POST /v1/messages with a fresh messageId (random v4 UUID) in every request, and count
 -- the answers by status so that a run that quietly got errors shows it.
 --
+-- BENCH_ID_KIND=v7 makes the ids time-ordered instead (RFC 9562 version 7 layout: a 48-bit
+-- millisecond timestamp, then a 12-bit counter, then random bits; the clock is the seconds of
+-- os.time() advanced by the counter, since wrk's Lua has no millisecond clock). It shows what
+-- the gateway's idempotency index costs when partners' ids arrive in random order.
+--
 --   wrk -t1 -c64 -d15s --latency -s post.lua http://127.0.0.1:PORT/v1/messages -- BODY KEY [EXPECT]
 --
 -- BODY: the message template (default: $BENCH_BODY); its first "messageId" value is replaced in
@@ -49,6 +54,18 @@ local function uuid4()
     rnd(0x8000, 0xbfff), rnd(0, 0xffff), rnd(0, 0xffff), rnd(0, 0xffff))
 end
 
+-- Time-ordered, per thread: each thread's ids increase.
+local seq, base_ms = 0, nil
+local function uuid7()
+  if not base_ms then base_ms = os.time() * 1000 end
+  seq = seq + 1
+  local ms = base_ms + math.floor(seq / 4096)
+  return fmt("%08x-%04x-7%03x-%04x-%04x%04x%04x",
+    math.floor(ms / 65536), ms % 65536, seq % 4096,
+    rnd(0x8000, 0xbfff), rnd(0, 0xffff), rnd(0, 0xffff), rnd(0, 0xffff))
+end
+
+local new_id = uuid4
 local prefix, suffix, headers
 expect = 202
 ok = 0
@@ -75,12 +92,18 @@ function init(args)
   headers = { ["Content-Type"] = "application/json" }
   if key and key ~= "" then headers["Authorization"] = "Bearer " .. key end
   seed()
+  local kind = os.getenv("BENCH_ID_KIND") or "v4"
+  if kind == "v7" then
+    new_id = uuid7
+  elseif kind ~= "v4" then
+    error("post.lua: BENCH_ID_KIND must be v4 or v7, not " .. kind)
+  end
   -- Check the split once: the template with a new id must still be the same length.
-  assert(#(prefix .. uuid4() .. suffix) == #body, "post.lua: messageId is not a 36-character UUID")
+  assert(#(prefix .. new_id() .. suffix) == #body, "post.lua: messageId is not a 36-character UUID")
 end
 
 function request()
-  return wrk.format("POST", nil, headers, prefix .. uuid4() .. suffix)
+  return wrk.format("POST", nil, headers, prefix .. new_id() .. suffix)
 end
 
 function response(status, hdrs, body)

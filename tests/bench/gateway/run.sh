@@ -9,7 +9,8 @@
 # 2. Starts `odrgw serve` on 127.0.0.1:0 with a temporary config (SQLite database and PII key in a
 #    temporary directory on disk, threads: 2, one merchant partner with a demo key), warms it up,
 #    then runs wrk with post.lua (a fresh messageId per request: every 202 is a new durable write)
-#    at -c16, -c64 and -c256. Stops it with SIGTERM, checks that it exits 0, that
+#    at -c16, -c64 and -c256, then once more at -c64 with time-ordered ids (BENCH_ID_KIND=v7 in
+#    post.lua: what the random order of v4 ids costs the idempotency index). Stops it with SIGTERM, checks that it exits 0, that
 #    `odrgw audit verify` says intact and that the number of inbound records matches the answers.
 # 3. Starts nginx (nginx-light) as the current user on a free loopback port (`return 200` to the
 #    POST, access_log off, worker_processes 2) and runs the same load with plain.lua (the same
@@ -25,7 +26,7 @@
 # BENCH_CURVE_CONNECTIONS ("16 256"), BENCH_SECONDS (15, the -c64 runs), BENCH_CURVE_SECONDS (10),
 # BENCH_WARMUP_SECONDS (3), BENCH_WRK_THREADS (1), BENCH_GATEWAY_THREADS (2),
 # BENCH_NGINX_WORKERS (2), BENCH_KEEP=1 (keep the temporary directory: logs, database, wrk output).
-# About 95 s after the first build; everything listens on 127.0.0.1 only.
+# About 110 s after the first build; everything listens on 127.0.0.1 only.
 set -euo pipefail
 export LC_ALL=C  # decimal points, not commas, in every number we parse
 
@@ -190,6 +191,9 @@ for c in $conns; do
   [[ $c == "$main_c" ]] && secs=$main_secs
   wrk_run "$tmp/odrgw-c$c.txt" "$c" "$secs" "$here/post.lua" "$gw_url" "$body" "$key" 202
 done
+# The same load with time-ordered message ids, on the database the runs above filled.
+BENCH_ID_KIND=v7 wrk_run "$tmp/odrgwv7-c$main_c.txt" "$main_c" "$main_secs" "$here/post.lua" \
+  "$gw_url" "$body" "$key" 202
 gw_peak_rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$gw_pid/status")
 
 kill -TERM "$gw_pid"
@@ -214,7 +218,7 @@ server_posts=$(grep -c '"route":"/v1/messages"' "$tmp/gw/stderr" || true)
 server_202=$(grep -c '"route":"/v1/messages","status":202' "$tmp/gw/stderr" || true)
 client_202=0
 max_in_flight=0
-for f in "$tmp/warmup-gw.txt" "$tmp"/odrgw-c*.txt; do
+for f in "$tmp/warmup-gw.txt" "$tmp"/odrgw*-c*.txt; do
   client_202=$((client_202 + $(field "$f" ok)))
   c=$(sed -n 's/^ *[0-9]* threads and \([0-9]*\) connections.*/\1/p' "$f")
   max_in_flight=$((max_in_flight + c))
@@ -299,7 +303,7 @@ nginx_pid=
 # ---- 4. report ----------------------------------------------------------------------------------
 t1=$(date +%s.%N)
 snap1=$(cpu_snapshot)
-for f in "$tmp"/warmup-*.txt "$tmp"/odrgw-c*.txt "$tmp"/nginx*-c*.txt; do
+for f in "$tmp"/warmup-*.txt "$tmp"/odrgw*-c*.txt "$tmp"/nginx*-c*.txt; do
   [[ $(field "$f" other) == 0 ]] || invalid "$(basename "$f" .txt): $(grep '^statuses:' "$f")"
   errs=$(($(field "$f" err_connect) + $(field "$f" err_read) + $(field "$f" err_write) + $(field "$f" err_timeout)))
   ((errs == 0)) || invalid "$(basename "$f" .txt): $(grep '^statuses:' "$f")"
@@ -330,6 +334,7 @@ row() {  # row LABEL FILE
     "$client" "$(cat "$f.rqwait")"
 }
 for c in $conns; do row "odrgw (202, durable)" "$tmp/odrgw-c$c.txt"; done
+row "odrgw, time-ordered ids" "$tmp/odrgwv7-c$main_c.txt"
 for c in $conns; do row "nginx return 200" "$tmp/nginx-c$c.txt"; done
 row "nginx, post.lua client" "$tmp/nginxlua-c$main_c.txt"
 
