@@ -141,6 +141,12 @@ struct metrics::impl {
                       "Time the storage writer spent running batches (BEGIN to COMMIT).");
   prometheus::Counter& sync_seconds =
       storage_counter("odrgw_storage_sync_seconds_total", "Time spent in fdatasync of the WAL.");
+  prometheus::Gauge& idempotency_waiting =
+      prometheus::BuildGauge()
+          .Name("odrgw_storage_idempotency_waiting")
+          .Help("Partners' idempotency keys committed and held in memory, not yet in their table.")
+          .Register(registry)
+          .Add({});
   prometheus::Gauge& largest_batch = prometheus::BuildGauge()
                                          .Name("odrgw_storage_largest_batch")
                                          .Help("Most jobs committed in one batch so far.")
@@ -204,6 +210,7 @@ void metrics::set_storage(const storage_stats& s) const {
   up(m.write_seconds, s.write_seconds, seen.write_seconds);
   up(m.sync_seconds, s.sync_seconds, seen.sync_seconds);
   m.largest_batch.Set(static_cast<double>(s.largest_batch));
+  m.idempotency_waiting.Set(static_cast<double>(s.idempotency_waiting));
 }
 
 std::string metrics::render() const {

@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -25,7 +26,10 @@
 #include <filesystem>
 #include <future>
 #include <initializer_list>
+#include <limits>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -445,7 +449,7 @@ bool storage::record_delivery_sync(delivery_attempt a) {
 namespace {
 
 using namespace detail;
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE meta(
@@ -531,10 +535,34 @@ CREATE INDEX outbox_pending ON outbox(status, next_attempt_at);
 CREATE INDEX outbox_by_case ON outbox(recipient, case_id, status, id);
 )sql";
 
+// Version 3: partners' idempotency keys move from an index on `messages` to their own table, which
+// the writer fills a slice of the key space at a time (see the idempotency index below). The rows
+// of existing messages are added by migrate(). Databases whose `messages` table has a table-wide
+// UNIQUE(sender_party, message_id) (created before the partial index) keep it: it cannot be
+// dropped without rebuilding the table, and it stays correct.
+constexpr const char* schema_v3_sql = R"sql(
+CREATE TABLE idempotency(
+  key_hash    INTEGER NOT NULL,
+  message_row INTEGER NOT NULL,
+  PRIMARY KEY(key_hash, message_row)
+) WITHOUT ROWID;
+DROP INDEX IF EXISTS messages_by_sender;
+)sql";
+
 void configure_connection(db& d) {
   sqlite3_busy_timeout(d.get(), 5000);
   d.exec("PRAGMA foreign_keys = ON", "enable foreign keys");
   d.exec("PRAGMA synchronous = FULL", "set synchronous=FULL");
+}
+
+// The idempotency table's key: the first 8 bytes of SHA-256(sender_party NUL message_id), as a
+// signed integer (SQLite's). Uniform, so the writer can flush it by ranges; a match is confirmed
+// against the message row itself, so a collision costs a lookup, never a wrong answer.
+std::int64_t idempotency_hash(std::string_view sender, std::string_view message_id) {
+  const digest d = sha256_parts(std::string(sender) + '\0', message_id);
+  std::uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | d[static_cast<std::size_t>(i)];
+  return static_cast<std::int64_t>(u);
 }
 
 // "\"name\":\"value\"" exactly as RapidJSON's Writer writes that member.
@@ -609,6 +637,116 @@ struct retry_job {
 
 using job = std::variant<store_job, audit_job, probe_job, timer_job, delivery_job, retry_job>;
 
+// ---- the idempotency index ----
+//
+// Partners' message ids are random (v4 UUIDs). In an index, each new message went to a random
+// leaf: a batch of N messages wrote N 16 KiB pages to the WAL, and the checkpoint wrote them
+// again (with time-ordered ids the gateway took ~25% more messages/s). So the writer keeps new
+// keys in memory and moves one slice of the key space (a range of key_hash) into the table per
+// batch: a sweep touches each leaf of the table about once, whatever the order of the ids. A key
+// is looked up in memory and in the table. The memory is not needed to recover: meta
+// 'idempotency_low' is the lowest message row whose key may still be waiting, and at start the
+// rows from there on that the table lacks wait again.
+//
+// Only the writer thread uses it. Changes made in a transaction are undone if it rolls back.
+class idempotency_buffer {
+ public:
+  using entry = std::pair<std::int64_t, std::int64_t>;  // key_hash, message row
+  // Past this many waiting keys (~20 MB), a batch moves more slices than one.
+  static constexpr std::size_t max_waiting = 200'000;
+
+  // A key stored in this transaction.
+  void add(std::int64_t key, std::int64_t row) {
+    put(key, row);
+    added_.push_back({key, row});
+  }
+  // A key found waiting at start (committed before).
+  void restore(std::int64_t key, std::int64_t row) { put(key, row); }
+  void saw_row(std::int64_t row) { high_ = std::max(high_, row); }
+
+  // The rows waiting under `key`.
+  template <class F>
+  void rows_of(std::int64_t key, F&& f) const {
+    const auto [a, b] = pending_.equal_range(to_unsigned(key));
+    for (auto it = a; it != b; ++it) f(it->second);
+  }
+
+  // The next slice's keys, taken out (given back if the transaction rolls back). The key space
+  // is cut into more slices as the table grows (~1 leaf of the table per slice, from the number
+  // of message rows), between 64 and 16384: what waits is then ~one sweep of batches' keys.
+  std::vector<entry> take_slice() {
+    const std::uint64_t slices = std::clamp<std::uint64_t>(
+        static_cast<std::uint64_t>(std::max<std::int64_t>(high_, 0)) / 4096, 64, 16384);
+    cursor_ %= slices;
+    const std::uint64_t width = std::numeric_limits<std::uint64_t>::max() / slices + 1;
+    const std::uint64_t lo = cursor_ * width;
+    const bool last = cursor_ + 1 == slices;
+    const std::uint64_t hi = lo + width;
+    cursor_++;
+    std::vector<entry> out;
+    auto it = pending_.lower_bound(lo);
+    while (it != pending_.end() && (last || it->first < hi)) {
+      out.push_back({to_signed(it->first), it->second});
+      rows_.erase(it->second);
+      it = pending_.erase(it);
+    }
+    taken_.insert(taken_.end(), out.begin(), out.end());
+    return out;
+  }
+  // Every waiting key, taken out (at close).
+  std::vector<entry> take_all() {
+    std::vector<entry> out;
+    for (const auto& [u, row] : pending_) out.push_back({to_signed(u), row});
+    taken_.insert(taken_.end(), out.begin(), out.end());
+    pending_.clear();
+    rows_.clear();
+    return out;
+  }
+
+  void committed() {
+    added_.clear();
+    taken_.clear();
+  }
+  void rolled_back() {
+    for (const auto& [key, row] : added_) {
+      const auto [a, b] = pending_.equal_range(to_unsigned(key));
+      for (auto it = a; it != b; ++it)
+        if (it->second == row) {
+          pending_.erase(it);
+          break;
+        }
+      rows_.erase(row);
+    }
+    for (const auto& [key, row] : taken_) put(key, row);
+    added_.clear();
+    taken_.clear();
+  }
+
+  // The lowest message row whose key is not in the table for sure.
+  std::int64_t low() const { return rows_.empty() ? high_ + 1 : *rows_.begin(); }
+  std::size_t size() const { return pending_.size(); }
+
+ private:
+  // key_hash is stored signed (SQLite's integers); its order is kept in unsigned space.
+  static std::uint64_t to_unsigned(std::int64_t k) {
+    return static_cast<std::uint64_t>(k) ^ (std::uint64_t{1} << 63);
+  }
+  static std::int64_t to_signed(std::uint64_t u) {
+    return static_cast<std::int64_t>(u ^ (std::uint64_t{1} << 63));
+  }
+  void put(std::int64_t key, std::int64_t row) {
+    pending_.emplace(to_unsigned(key), row);
+    rows_.insert(row);
+    saw_row(row);
+  }
+
+  std::multimap<std::uint64_t, std::int64_t> pending_;
+  std::set<std::int64_t> rows_;
+  std::vector<entry> added_, taken_;  // this transaction's
+  std::uint64_t cursor_ = 0;
+  std::int64_t high_ = 0;  // the highest message row seen
+};
+
 // The head of the chain as the current transaction sees it, and the next case number (read once
 // per transaction, then counted on: the writer is the only one that inserts cases).
 struct chain_head {
@@ -656,6 +794,7 @@ class sqlite_storage final : public storage {
       wdb_.exec("PRAGMA cache_size = -65536", "set cache_size");
       migrate();
       prepare();
+      recover_idempotency();
     } catch (const std::exception& e) {
       wdb_.close();
       const std::string what = e.what();
@@ -916,6 +1055,7 @@ class sqlite_storage final : public storage {
     ckpt_cv_.notify_all();
     if (checkpointer_.joinable()) checkpointer_.join();
     closed_flag_ = true;
+    if (wdb_) flush_all_idempotency();
     st_ = {};
     if (wdb_) {
       // A clean close checkpoints the WAL into the database and removes it.
@@ -936,6 +1076,7 @@ class sqlite_storage final : public storage {
     s.write_seconds = static_cast<double>(write_ns_.load()) / 1e9;
     s.syncs = syncs_.load();
     s.sync_seconds = static_cast<double>(sync_ns_.load()) / 1e9;
+    s.idempotency_waiting = idem_pending_.load();
     return s;
   }
 
@@ -1062,6 +1203,7 @@ class sqlite_storage final : public storage {
         any = stmt();
         wdb_.exec(schema_sql, "create schema");
         wdb_.exec(schema_v2_sql, "create schema version 2");
+        wdb_.exec(schema_v3_sql, "create schema version 3");
         stmt ins(wdb_, "INSERT INTO meta(key, value) VALUES (?, ?)");
         ins.bind(1, std::string_view("schema_version")).bind(2, std::to_string(schema_version));
         ins.run();
@@ -1078,6 +1220,23 @@ class sqlite_storage final : public storage {
           wdb_.exec(schema_v2_sql, "migrate to schema version 2");
           wdb_.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'",
                     "record schema version 2");
+        }
+        if (ver == "1" || ver == "2") {
+          wdb_.exec(schema_v3_sql, "migrate to schema version 3");
+          stmt rows(wdb_,
+                    "SELECT id, sender_party, message_id FROM messages "
+                    "WHERE sender_party <> 'odrgw'");
+          stmt ins(wdb_, "INSERT INTO idempotency(key_hash, message_row) VALUES (?, ?)");
+          while (rows.step()) {
+            ins.bind(1, idempotency_hash(rows.text(1), rows.text(2))).bind(2, rows.int64(0));
+            ins.run();
+          }
+          wdb_.exec(
+              "INSERT OR REPLACE INTO meta(key, value) SELECT 'idempotency_low', "
+              "coalesce(max(id), 0) + 1 FROM messages",
+              "record the rows the idempotency table covers");
+          wdb_.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'",
+                    "record schema version 3");
         } else if (ver != std::to_string(schema_version))
           throw std::runtime_error("database schema version " + ver +
                                    " is not supported (this odrgw uses version " +
@@ -1092,9 +1251,10 @@ class sqlite_storage final : public storage {
 
   struct statements {
     stmt begin, commit, rollback;
-    stmt head, find_message, case_exists, next_case_number, insert_case, insert_audit,
-        insert_message, insert_party, probe, read_case, set_originator, update_case,
-        first_application, insert_outbox, due_cases, outbox_row, update_outbox, retry_outbox;
+    stmt head, idem_find, idem_message, idem_insert, idem_low, case_exists, next_case_number,
+        insert_case, insert_audit, insert_message, insert_party, probe, read_case, set_originator,
+        update_case, first_application, insert_outbox, due_cases, outbox_row, update_outbox,
+        retry_outbox;
   };
 
   void prepare() {
@@ -1102,10 +1262,15 @@ class sqlite_storage final : public storage {
     st_.commit = stmt(wdb_, "COMMIT");
     st_.rollback = stmt(wdb_, "ROLLBACK");
     st_.head = stmt(wdb_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-    st_.find_message = stmt(wdb_,
-                            "SELECT body_sha256, receipt FROM messages "
-                            "WHERE sender_party = ? AND message_id = ? AND "
-                            "sender_party <> 'odrgw'");
+    st_.idem_find = stmt(wdb_, "SELECT message_row FROM idempotency WHERE key_hash = ?");
+    st_.idem_message = stmt(wdb_,
+                            "SELECT sender_party, message_id, body_sha256, receipt FROM messages "
+                            "WHERE id = ?");
+    st_.idem_insert =
+        stmt(wdb_, "INSERT OR IGNORE INTO idempotency(key_hash, message_row) VALUES (?, ?)");
+    st_.idem_low = stmt(wdb_,
+                        "INSERT INTO meta(key, value) VALUES ('idempotency_low', ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     st_.case_exists = stmt(wdb_, "SELECT 1 FROM cases WHERE case_id = ?");
     st_.next_case_number =
         stmt(wdb_, "SELECT coalesce(max(number), 0) + 1 FROM cases WHERE year = ?");
@@ -1305,6 +1470,9 @@ class sqlite_storage final : public storage {
       } catch (...) {
       }
     }
+    idem_.rolled_back();
+    idem_low_written_ = -1;  // the rolled-back write may have been the last one
+    idem_pending_ = idem_.size();
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (!done[i]) fail(batch[i], why);
     failed_batches_++;
@@ -1352,15 +1520,24 @@ class sqlite_storage final : public storage {
         }
         if (restart) {
           st_.rollback.run();
+          idem_.rolled_back();
           continue;
         }
+        auto keys = idem_.take_slice();
+        while (idem_.size() > idempotency_buffer::max_waiting) {  // a hard bound on the memory
+          auto more = idem_.take_slice();
+          keys.insert(keys.end(), more.begin(), more.end());
+        }
+        flush_idempotency(keys);
         st_.commit.run();
+        idem_.committed();
       } catch (const std::exception& e) {
         fail_batch(batch, excluded, std::string("storage: transaction failed: ") + e.what());
         return false;
       }
       break;
     }
+    idem_pending_ = idem_.size();
     commits_++;
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (!excluded[i] && !std::holds_alternative<probe_job>(batch[i])) jobs_++;
@@ -1466,26 +1643,103 @@ class sqlite_storage final : public storage {
     return r;
   }
 
+  // The stored message under (sender, messageId): its body hash and receipt, if any.
+  std::optional<std::pair<std::string, std::string>> find_stored(std::int64_t key,
+                                                                 const std::string& sender,
+                                                                 const std::string& message_id) {
+    std::vector<std::int64_t> rows;
+    idem_.rows_of(key, [&](std::int64_t row) { rows.push_back(row); });
+    st_.idem_find.bind(1, key);
+    while (st_.idem_find.step()) rows.push_back(st_.idem_find.int64(0));
+    st_.idem_find.reset();
+    for (const std::int64_t row : rows) {
+      st_.idem_message.bind(1, row);
+      std::optional<std::pair<std::string, std::string>> found;
+      if (st_.idem_message.step() && st_.idem_message.text(0) == sender &&
+          st_.idem_message.text(1) == message_id)
+        found.emplace(st_.idem_message.str(2), st_.idem_message.str(3));
+      st_.idem_message.reset();
+      if (found) return found;
+    }
+    return std::nullopt;
+  }
+
+  // Moves waiting keys into the table, in the current transaction, and records the new low mark.
+  void flush_idempotency(const std::vector<idempotency_buffer::entry>& keys) {
+    for (const auto& [key, row] : keys) {
+      st_.idem_insert.bind(1, key).bind(2, row);
+      st_.idem_insert.run();
+    }
+    const std::int64_t low = idem_.low();
+    if (low != idem_low_written_) {
+      st_.idem_low.bind(1, std::to_string(low));
+      st_.idem_low.run();
+      idem_low_written_ = low;
+    }
+  }
+
+  // At start: the keys of message rows from the low mark on that the table lacks wait again.
+  void recover_idempotency() {
+    stmt high(wdb_, "SELECT coalesce(max(id), 0) FROM messages");
+    high.step();
+    idem_.saw_row(high.int64(0));
+    high = stmt();
+    stmt low(wdb_, "SELECT value FROM meta WHERE key = 'idempotency_low'");
+    std::int64_t from = 0;
+    if (low.step()) {
+      const std::string v = low.str(0);
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), from);
+      if (ec != std::errc() || end != v.data() + v.size() || from < 0)
+        from = 0;  // unreadable: every message row is checked (slower start, same result)
+    }
+    low = stmt();
+    idem_low_written_ = from;
+    stmt rows(wdb_,
+              "SELECT id, sender_party, message_id FROM messages "
+              "WHERE id >= ? AND sender_party <> 'odrgw' ORDER BY id");
+    stmt present(wdb_, "SELECT 1 FROM idempotency WHERE key_hash = ? AND message_row = ?");
+    rows.bind(1, from);
+    while (rows.step()) {
+      const std::int64_t key = idempotency_hash(rows.text(1), rows.text(2));
+      present.bind(1, key).bind(2, rows.int64(0));
+      const bool in_table = present.step();
+      present.reset();
+      if (!in_table) idem_.restore(key, rows.int64(0));
+    }
+    idem_pending_ = idem_.size();
+  }
+
+  // At close: every waiting key into the table (if this fails, the next start recovers them).
+  void flush_all_idempotency() {
+    if (idem_.size() == 0) return;
+    try {
+      st_.begin.run();
+      flush_idempotency(idem_.take_all());
+      st_.commit.run();
+      idem_.committed();
+    } catch (const std::exception&) {
+      if (in_transaction()) wdb_.try_exec("ROLLBACK");
+      idem_.rolled_back();
+    }
+    idem_pending_ = idem_.size();
+  }
+
   void execute(store_job& j, chain_head& head) {
     const inbound_message& m = j.m;
     store_result res;
 
     // Idempotency: (sender, messageId) seen before?
-    st_.find_message.bind(1, m.sender_party).bind(2, m.message_id);
-    if (st_.find_message.step()) {
-      const bool same = st_.find_message.text(0) == m.body_sha256;
-      const std::string stored_receipt = st_.find_message.str(1);
-      st_.find_message.reset();
-      if (same) {
+    const std::int64_t key = idempotency_hash(m.sender_party, m.message_id);
+    if (auto seen = find_stored(key, m.sender_party, m.message_id)) {
+      if (seen->first == m.body_sha256) {
         res.status = store_status::replay;
-        res.rec = parse_receipt(stored_receipt);
+        res.rec = parse_receipt(seen->second);
       } else {
         res.status = store_status::conflict;
       }
       j.result = std::move(res);
       return;
     }
-    st_.find_message.reset();
 
     const auto now = clock::now();
     const std::string received_at = format_utc_ms(now);
@@ -1583,6 +1837,7 @@ class sqlite_storage final : public storage {
         .bind(10, receipt_json(rec, true));
     st_.insert_message.run();
     const std::int64_t row = sqlite3_last_insert_rowid(wdb_.get());
+    idem_.add(key, row);
 
     for (const std::string* party : std::initializer_list<const std::string*>{
              &m.sender_party, &j.canonical.envelope_sender, &j.canonical.envelope_recipient}) {
@@ -1873,6 +2128,9 @@ class sqlite_storage final : public storage {
   std::vector<db> readers_;
   std::atomic<bool> closed_flag_{false};
 
+  idempotency_buffer idem_;            // the writer's
+  std::int64_t idem_low_written_ = 0;  // the low mark as the database has it (-1: unsure)
+  std::atomic<std::uint64_t> idem_pending_{0};
   std::atomic<std::uint64_t> commits_{0}, jobs_{0}, failed_batches_{0}, largest_batch_{0};
   std::atomic<std::uint64_t> write_ns_{0}, syncs_{0}, sync_ns_{0};
 };

@@ -111,6 +111,7 @@ TEST(Metrics, StorageFiguresFollowTheStoragesCumulativeStats) {
   s.sync_seconds = 0.5;
   s.write_seconds = 0.25;
   s.largest_batch = 7;
+  s.idempotency_waiting = 40;
   m.set_storage(s);
   m.set_storage(s);  // the same figures again: no double counting
   auto text = m.render();
@@ -120,12 +121,15 @@ TEST(Metrics, StorageFiguresFollowTheStoragesCumulativeStats) {
   EXPECT_TRUE(has_line(text, "odrgw_storage_sync_seconds_total 0.5")) << text;
   EXPECT_TRUE(has_line(text, "odrgw_storage_write_seconds_total 0.25")) << text;
   EXPECT_TRUE(has_line(text, "odrgw_storage_largest_batch 7")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_idempotency_waiting 40")) << text;
   s.commits = 5;
   s.jobs = 14;
+  s.idempotency_waiting = 3;  // a gauge: it goes down too
   m.set_storage(s);
   text = m.render();
   EXPECT_TRUE(has_line(text, "odrgw_storage_commits_total 5")) << text;
   EXPECT_TRUE(has_line(text, "odrgw_storage_jobs_total 14")) << text;
+  EXPECT_TRUE(has_line(text, "odrgw_storage_idempotency_waiting 3")) << text;
 }
 
 TEST(Metrics, GaugeMovesBothWays) {

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -334,6 +335,102 @@ TEST(Storage, ReplayInsideOneBatchWaitsForTheCommit) {
   EXPECT_EQ(results[0].rec.receipt_id, results[1].rec.receipt_id);
 }
 
+// Partners' idempotency keys wait in memory and move into their table a slice per batch: a key
+// must be found wherever it is (waiting, in the table, after a close, after migrating a version 2
+// database), and never let a message be stored twice.
+TEST(Storage, IdempotencyKeysAreFoundWaitingInTheTableAfterCloseAndAfterMigration) {
+  temp_dir dir;
+  constexpr int total = 300;
+  std::map<int, std::string> receipts;
+  const auto replay_all = [&](storage& st, const char* when) {
+    for (const auto& [n, receipt_id] : receipts) {
+      const auto r = st.store_message_sync(make_message("shop-1", n));
+      ASSERT_EQ(r.status, store_status::replay) << when << ": message " << n << " " << r.error;
+      EXPECT_EQ(r.rec.receipt_id, receipt_id) << when;
+      EXPECT_EQ(st.store_message_sync(make_message("shop-1", n, {}, "other body")).status,
+                store_status::conflict)
+          << when << ": message " << n;
+    }
+  };
+  {
+    auto st = open_sqlite({dir.db()});
+    // At once, while the key waits in memory (a batch moves a 64th of the key space at first).
+    for (int n = 1; n <= 20; ++n) {
+      const auto first = st->store_message_sync(make_message("shop-3", n));
+      ASSERT_EQ(first.status, store_status::stored) << first.error;
+      const auto again = st->store_message_sync(make_message("shop-3", n));
+      ASSERT_EQ(again.status, store_status::replay) << "message " << n << " " << again.error;
+      EXPECT_EQ(again.rec.receipt_id, first.rec.receipt_id);
+      EXPECT_EQ(st->store_message_sync(make_message("shop-3", n, {}, "other body")).status,
+                store_status::conflict);
+    }
+    EXPECT_GT(st->stats().idempotency_waiting, 0u);
+    std::mutex mu;
+    std::condition_variable cv;
+    int done = 0;
+    for (int n = 1; n <= total; ++n)  // concurrently: batches of several
+      st->store_message(make_message("shop-1", n), [&, n](store_result r) {
+        std::lock_guard l(mu);
+        if (r.status == store_status::stored) receipts[n] = r.rec.receipt_id;
+        ++done;
+        cv.notify_all();
+      });
+    {
+      std::unique_lock l(mu);
+      ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(60), [&] { return done == total; }));
+    }
+    ASSERT_EQ(receipts.size(), static_cast<std::size_t>(total));
+    for (int n = total + 1; n <= total + 64; ++n)  // a batch each: a sweep of the key space
+      ASSERT_EQ(st->store_message_sync(make_message("shop-2", n)).status, store_status::stored);
+    raw_db raw(dir.db());
+    const auto waiting = st->stats().idempotency_waiting;
+    EXPECT_LT(waiting, static_cast<std::uint64_t>(total + 84)) << "no slice was moved";
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM idempotency") + static_cast<std::int64_t>(waiting),
+              total + 84);
+    replay_all(*st, "running");
+    // A key in memory and a key in the table under the same hash are both checked against the
+    // message itself: another sender's message with the same messageId is another message.
+    EXPECT_EQ(st->store_message_sync(make_message("platform-gb", 1)).status, store_status::stored);
+    st->close();
+    EXPECT_EQ(st->stats().idempotency_waiting, 0u);
+  }
+  {
+    raw_db raw(dir.db());
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM idempotency"), total + 85);
+    EXPECT_EQ(raw.integer("SELECT value FROM meta WHERE key = 'idempotency_low'"),
+              raw.integer("SELECT max(id) FROM messages") + 1);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender'"),
+              0);
+  }
+  {
+    auto st = open_sqlite({dir.db()});
+    EXPECT_EQ(st->stats().idempotency_waiting, 0u);  // nothing to recover after a clean close
+    replay_all(*st, "reopened");
+  }
+  {
+    // Back to version 2 as that version left it: keys in a unique index on messages.
+    raw_db raw(dir.db());
+    ASSERT_EQ(raw.exec("DROP TABLE idempotency; DELETE FROM meta WHERE key = 'idempotency_low'; "
+                       "CREATE UNIQUE INDEX messages_by_sender ON messages(sender_party, "
+                       "message_id) WHERE sender_party <> 'odrgw'; "
+                       "UPDATE meta SET value = '2' WHERE key = 'schema_version'"),
+              "");
+  }
+  {
+    auto st = open_sqlite({dir.db()});
+    raw_db raw(dir.db());
+    EXPECT_EQ(raw.text("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM idempotency"), total + 85);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE name = 'messages_by_sender'"),
+              0);
+    EXPECT_EQ(st->stats().idempotency_waiting, 0u);
+    replay_all(*st, "migrated");
+    EXPECT_EQ(st->store_message_sync(make_message("shop-1", total + 1000)).status,
+              store_status::stored);
+  }
+  EXPECT_TRUE(verify_audit(dir.db()).intact);
+}
+
 TEST(Storage, BadInputFailsAloneWithoutCrashing) {
   temp_dir dir;
   auto st = open_sqlite({dir.db()});
@@ -425,7 +522,7 @@ TEST(Storage, DatabaseSettingsAndAppendOnlyTriggers) {
   raw_db raw(dir.db());
   EXPECT_EQ(raw.integer("PRAGMA page_size"), 16384);
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(raw.text("SELECT value FROM meta WHERE key = 'schema_version'"), "2");
+  EXPECT_EQ(raw.text("SELECT value FROM meta WHERE key = 'schema_version'"), "3");
   EXPECT_NE(raw.exec("UPDATE audit SET kind = 'x' WHERE seq = 1").find("append-only"),
             std::string::npos);
   EXPECT_NE(raw.exec("DELETE FROM audit WHERE seq = 1").find("append-only"), std::string::npos);
@@ -726,8 +823,15 @@ TEST(Storage, NothingAcknowledgedIsLostOnSigkill) {
     EXPECT_GE(raw.integer("SELECT count(*) FROM messages"),
               static_cast<std::int64_t>(acked.size()));
   }
-  // And the gateway can carry on where the killed one stopped.
+  // And the gateway can carry on where the killed one stopped. The keys that waited in memory
+  // when it was killed are recovered: every acknowledged message is a replay, not stored again.
   auto st = open_sqlite({path});
+  std::map<std::string, int> number_of;
+  for (int i = 1; i <= total; ++i) number_of[message_uuid(i)] = i;
+  for (const auto& id : acked) {
+    const auto r = st->store_message_sync(make_message("shop-1", number_of.at(id)));
+    EXPECT_EQ(r.status, store_status::replay) << id << " " << r.error;
+  }
   EXPECT_EQ(st->store_message_sync(make_message("shop-2", 1)).status, store_status::stored);
   st->close();
   EXPECT_TRUE(verify_audit(path).intact);

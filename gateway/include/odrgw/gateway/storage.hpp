@@ -158,6 +158,9 @@ struct storage_stats {
   double write_seconds = 0;          // the writer's time running batches (BEGIN .. COMMIT)
   std::uint64_t syncs = 0;           // fdatasyncs of the WAL that acknowledged batches
   double sync_seconds = 0;           // their total duration
+  // Partners' idempotency keys committed but not yet in their table (kept in memory, moved a
+  // slice per batch; recovered from the messages at start).
+  std::uint64_t idempotency_waiting = 0;
 };
 
 // ---- the case logic: the state machine, run inside the writer's transaction
