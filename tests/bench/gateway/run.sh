@@ -10,7 +10,7 @@
 #    temporary directory on disk, threads: 2, one merchant partner with a demo key), warms it up,
 #    then runs wrk with post.lua (a fresh messageId per request: every 202 is a new durable write)
 #    at -c16, -c64 and -c256, then once more at -c64 with time-ordered ids (BENCH_ID_KIND=v7 in
-#    post.lua: what the random order of v4 ids costs the idempotency index). Stops it with SIGTERM, checks that it exits 0, that
+#    post.lua: random v4 ids should cost the idempotency table no more). Stops it with SIGTERM, checks that it exits 0, that
 #    `odrgw audit verify` says intact and that the number of inbound records matches the answers.
 # 3. Starts nginx (nginx-light) as the current user on a free loopback port (`return 200` to the
 #    POST, access_log off, worker_processes 2) and runs the same load with plain.lua (the same
