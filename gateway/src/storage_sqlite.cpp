@@ -1251,8 +1251,8 @@ class sqlite_storage final : public storage {
 
   struct statements {
     stmt begin, commit, rollback;
-    stmt head, idem_find, idem_message, idem_insert, idem_low, case_exists, next_case_number,
-        insert_case, insert_audit, insert_message, insert_party, probe, read_case, set_originator,
+    stmt head, idem_find, idem_message, idem_insert, set_meta, case_exists, next_case_number,
+        insert_case, insert_audit, insert_message, insert_party, read_case, set_originator,
         update_case, first_application, insert_outbox, due_cases, outbox_row, update_outbox,
         retry_outbox;
   };
@@ -1268,8 +1268,8 @@ class sqlite_storage final : public storage {
                             "WHERE id = ?");
     st_.idem_insert =
         stmt(wdb_, "INSERT OR IGNORE INTO idempotency(key_hash, message_row) VALUES (?, ?)");
-    st_.idem_low = stmt(wdb_,
-                        "INSERT INTO meta(key, value) VALUES ('idempotency_low', ?) "
+    st_.set_meta = stmt(wdb_,
+                        "INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     st_.case_exists = stmt(wdb_, "SELECT 1 FROM cases WHERE case_id = ?");
     st_.next_case_number =
@@ -1287,9 +1287,6 @@ class sqlite_storage final : public storage {
              "VALUES (?,?,?,?,?,?,?,?,?,?)");
     st_.insert_party =
         stmt(wdb_, "INSERT OR IGNORE INTO case_parties(case_id, party) VALUES (?, ?)");
-    st_.probe = stmt(wdb_,
-                     "INSERT INTO meta(key, value) VALUES ('ready_probe', ?) "
-                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     st_.read_case = stmt(wdb_,
                          "SELECT status_json, originator, provider, facts_json FROM cases "
                          "WHERE case_id = ?");
@@ -1597,8 +1594,8 @@ class sqlite_storage final : public storage {
   }
 
   void execute(probe_job& j, chain_head&) {
-    st_.probe.bind(1, format_utc_ms(clock::now()));
-    st_.probe.run();
+    st_.set_meta.bind(1, std::string_view("ready_probe")).bind(2, format_utc_ms(clock::now()));
+    st_.set_meta.run();
     j.result.clear();
   }
 
@@ -1672,8 +1669,8 @@ class sqlite_storage final : public storage {
     }
     const std::int64_t low = idem_.low();
     if (low != idem_low_written_) {
-      st_.idem_low.bind(1, std::to_string(low));
-      st_.idem_low.run();
+      st_.set_meta.bind(1, std::string_view("idempotency_low")).bind(2, std::to_string(low));
+      st_.set_meta.run();
       idem_low_written_ = low;
     }
   }
