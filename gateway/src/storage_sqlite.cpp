@@ -36,6 +36,7 @@
 
 #include <odrgw/gateway/storage.hpp>
 
+#include "idempotency_buffer.hpp"
 #include "storage_internal.hpp"
 
 namespace odrgw::gateway {
@@ -637,116 +638,6 @@ struct retry_job {
 
 using job = std::variant<store_job, audit_job, probe_job, timer_job, delivery_job, retry_job>;
 
-// ---- the idempotency index ----
-//
-// Partners' message ids are random (v4 UUIDs). In an index, each new message went to a random
-// leaf: a batch of N messages wrote N 16 KiB pages to the WAL, and the checkpoint wrote them
-// again (with time-ordered ids the gateway took ~25% more messages/s). So the writer keeps new
-// keys in memory and moves one slice of the key space (a range of key_hash) into the table per
-// batch: a sweep touches each leaf of the table about once, whatever the order of the ids. A key
-// is looked up in memory and in the table. The memory is not needed to recover: meta
-// 'idempotency_low' is the lowest message row whose key may still be waiting, and at start the
-// rows from there on that the table lacks wait again.
-//
-// Only the writer thread uses it. Changes made in a transaction are undone if it rolls back.
-class idempotency_buffer {
- public:
-  using entry = std::pair<std::int64_t, std::int64_t>;  // key_hash, message row
-  // Past this many waiting keys (~20 MB), a batch moves more slices than one.
-  static constexpr std::size_t max_waiting = 200'000;
-
-  // A key stored in this transaction.
-  void add(std::int64_t key, std::int64_t row) {
-    put(key, row);
-    added_.push_back({key, row});
-  }
-  // A key found waiting at start (committed before).
-  void restore(std::int64_t key, std::int64_t row) { put(key, row); }
-  void saw_row(std::int64_t row) { high_ = std::max(high_, row); }
-
-  // The rows waiting under `key`.
-  template <class F>
-  void rows_of(std::int64_t key, F&& f) const {
-    const auto [a, b] = pending_.equal_range(to_unsigned(key));
-    for (auto it = a; it != b; ++it) f(it->second);
-  }
-
-  // The next slice's keys, taken out (given back if the transaction rolls back). The key space
-  // is cut into more slices as the table grows (~1 leaf of the table per slice, from the number
-  // of message rows), between 64 and 16384: what waits is then ~one sweep of batches' keys.
-  std::vector<entry> take_slice() {
-    const std::uint64_t slices = std::clamp<std::uint64_t>(
-        static_cast<std::uint64_t>(std::max<std::int64_t>(high_, 0)) / 4096, 64, 16384);
-    cursor_ %= slices;
-    const std::uint64_t width = std::numeric_limits<std::uint64_t>::max() / slices + 1;
-    const std::uint64_t lo = cursor_ * width;
-    const bool last = cursor_ + 1 == slices;
-    const std::uint64_t hi = lo + width;
-    cursor_++;
-    std::vector<entry> out;
-    auto it = pending_.lower_bound(lo);
-    while (it != pending_.end() && (last || it->first < hi)) {
-      out.push_back({to_signed(it->first), it->second});
-      rows_.erase(it->second);
-      it = pending_.erase(it);
-    }
-    taken_.insert(taken_.end(), out.begin(), out.end());
-    return out;
-  }
-  // Every waiting key, taken out (at close).
-  std::vector<entry> take_all() {
-    std::vector<entry> out;
-    for (const auto& [u, row] : pending_) out.push_back({to_signed(u), row});
-    taken_.insert(taken_.end(), out.begin(), out.end());
-    pending_.clear();
-    rows_.clear();
-    return out;
-  }
-
-  void committed() {
-    added_.clear();
-    taken_.clear();
-  }
-  void rolled_back() {
-    for (const auto& [key, row] : added_) {
-      const auto [a, b] = pending_.equal_range(to_unsigned(key));
-      for (auto it = a; it != b; ++it)
-        if (it->second == row) {
-          pending_.erase(it);
-          break;
-        }
-      rows_.erase(row);
-    }
-    for (const auto& [key, row] : taken_) put(key, row);
-    added_.clear();
-    taken_.clear();
-  }
-
-  // The lowest message row whose key is not in the table for sure.
-  std::int64_t low() const { return rows_.empty() ? high_ + 1 : *rows_.begin(); }
-  std::size_t size() const { return pending_.size(); }
-
- private:
-  // key_hash is stored signed (SQLite's integers); its order is kept in unsigned space.
-  static std::uint64_t to_unsigned(std::int64_t k) {
-    return static_cast<std::uint64_t>(k) ^ (std::uint64_t{1} << 63);
-  }
-  static std::int64_t to_signed(std::uint64_t u) {
-    return static_cast<std::int64_t>(u ^ (std::uint64_t{1} << 63));
-  }
-  void put(std::int64_t key, std::int64_t row) {
-    pending_.emplace(to_unsigned(key), row);
-    rows_.insert(row);
-    saw_row(row);
-  }
-
-  std::multimap<std::uint64_t, std::int64_t> pending_;
-  std::set<std::int64_t> rows_;
-  std::vector<entry> added_, taken_;  // this transaction's
-  std::uint64_t cursor_ = 0;
-  std::int64_t high_ = 0;  // the highest message row seen
-};
-
 // The head of the chain as the current transaction sees it, and the next case number (read once
 // per transaction, then counted on: the writer is the only one that inserts cases).
 struct chain_head {
@@ -1055,7 +946,8 @@ class sqlite_storage final : public storage {
     ckpt_cv_.notify_all();
     if (checkpointer_.joinable()) checkpointer_.join();
     closed_flag_ = true;
-    if (wdb_) flush_all_idempotency();
+    // After a failed fdatasync nothing more is written; the next start recovers the keys.
+    if (wdb_ && !sync_broken_.load() && !idem_broken_.load()) flush_all_idempotency();
     st_ = {};
     if (wdb_) {
       // A clean close checkpoints the WAL into the database and removes it.
@@ -1473,7 +1365,13 @@ class sqlite_storage final : public storage {
       } catch (...) {
       }
     }
-    idem_.rolled_back();
+    try {
+      idem_.rolled_back();
+    } catch (...) {
+      // Out of memory: the keys in memory cannot be trusted. Refuse writes until a restart,
+      // which recovers them from the messages.
+      idem_broken_ = true;
+    }
     idem_low_written_ = -1;  // the rolled-back write may have been the last one
     idem_pending_ = idem_.size();
     for (std::size_t i = 0; i < batch.size(); ++i)
@@ -1498,6 +1396,12 @@ class sqlite_storage final : public storage {
     }
     if (sync_broken_.load()) {
       fail_batch(batch, excluded, "storage: an earlier fdatasync of the WAL failed; restart odrgw");
+      return false;
+    }
+    if (idem_broken_.load()) {
+      fail_batch(
+          batch, excluded,
+          "storage: the idempotency keys in memory were lost (out of memory); restart odrgw");
       return false;
     }
     for (;;) {
@@ -1722,7 +1626,10 @@ class sqlite_storage final : public storage {
       idem_.committed();
     } catch (const std::exception&) {
       if (in_transaction()) wdb_.try_exec("ROLLBACK");
-      idem_.rolled_back();
+      try {
+        idem_.rolled_back();
+      } catch (...) {  // closing anyway: the next start recovers the keys
+      }
     }
     idem_pending_ = idem_.size();
   }
@@ -2114,6 +2021,7 @@ class sqlite_storage final : public storage {
   std::vector<pending_batch> sync_queue_;
   bool sync_stop_ = false;
   std::atomic<bool> sync_broken_{false};
+  std::atomic<bool> idem_broken_{false};
   std::mutex ckpt_mu_;
   std::condition_variable ckpt_cv_;
   bool ckpt_wanted_ = false, ckpt_stop_ = false, ckpt_busy_ = false;
