@@ -823,6 +823,14 @@ TEST(Storage, NothingAcknowledgedIsLostOnSigkill) {
     EXPECT_EQ(present, static_cast<std::int64_t>(acked.size()));
     EXPECT_GE(raw.integer("SELECT count(*) FROM messages"),
               static_cast<std::int64_t>(acked.size()));
+    // The low mark's promise, on the file as the killed process left it: every partner message
+    // below it has its key in the idempotency table (the rest are recovered at start).
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM messages m, meta WHERE meta.key = "
+                          "'idempotency_low' AND m.id < CAST(meta.value AS INTEGER) AND "
+                          "m.sender_party <> 'odrgw' AND NOT EXISTS (SELECT 1 FROM idempotency i "
+                          "WHERE i.message_row = m.id)"),
+              0);
+    EXPECT_GT(raw.integer("SELECT count(*) FROM meta WHERE key = 'idempotency_low'"), 0);
   }
   // And the gateway can carry on where the killed one stopped. The keys that waited in memory
   // when it was killed are recovered: every acknowledged message is a replay, not stored again.
