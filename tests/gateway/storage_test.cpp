@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -758,39 +759,57 @@ TEST(Storage, CloseDrainsQueuedWork) {
   EXPECT_TRUE(verify_audit(dir.db()).intact);
 }
 
+// Forks a child that runs `body` with the write end of a pipe, for lines the parent reads. The
+// child exits 0 when `body` returns and 2 on an exception. Returns its pid and the read end.
+struct child_process {
+  pid_t pid = -1;
+  int out = -1;
+};
+child_process fork_with_pipe(const std::function<void(int)>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    try {
+      body(fds[1]);
+    } catch (...) {
+      ::_exit(2);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  return {pid, fds[0]};
+}
+
+// Writes one line to the parent, or ends the child (exit 3) if the pipe is gone.
+void report_line(int fd, const std::string& line) {
+  const std::string l = line + "\n";
+  if (::write(fd, l.data(), l.size()) < 0) ::_exit(3);
+}
+
 // A child process stores messages and reports each acknowledged messageId through a pipe; it is
 // killed with SIGKILL mid-run. Every acknowledged message must be in the database afterwards.
 TEST(Storage, NothingAcknowledgedIsLostOnSigkill) {
   temp_dir dir;
   const std::string path = dir.db();
   { open_sqlite({path}); }  // create the schema before forking
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
   constexpr int total = 4000;
-  const pid_t pid = ::fork();
+  const auto [pid, out] = fork_with_pipe([&](int fd) {
+    auto st = open_sqlite({path});
+    for (int i = 1; i <= total; ++i)
+      st->store_message(make_message("shop-1", i), [fd](store_result r) {
+        if (r.status == store_status::stored) report_line(fd, r.rec.message_id);
+      });
+    for (;;) ::pause();
+  });
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    try {
-      auto st = open_sqlite({path});
-      for (int i = 1; i <= total; ++i)
-        st->store_message(make_message("shop-1", i), [fd = fds[1]](store_result r) {
-          if (r.status != store_status::stored) return;
-          const std::string line = r.rec.message_id + "\n";
-          if (::write(fd, line.data(), line.size()) < 0) ::_exit(3);
-        });
-      for (;;) ::pause();
-    } catch (...) {
-      ::_exit(2);
-    }
-  }
-  ::close(fds[1]);
   std::vector<std::string> acked;
   std::string buf;
   char chunk[4096];
   bool killed = false;
   for (;;) {
-    const ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    const ssize_t n = ::read(out, chunk, sizeof chunk);
     if (n <= 0) break;
     buf.append(chunk, static_cast<std::size_t>(n));
     std::size_t nl;
@@ -803,7 +822,7 @@ TEST(Storage, NothingAcknowledgedIsLostOnSigkill) {
       killed = true;
     }
   }
-  ::close(fds[0]);
+  ::close(out);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(killed) << "the child stopped before 500 acknowledgements";
@@ -855,47 +874,34 @@ TEST(Storage, ABatchThatFailsAfterTakingASliceGivesBackOnlyWhatItTook) {
   temp_dir dir;
   const std::string path = dir.db();
   { open_sqlite({path}); }
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(fds[0]);
-    try {
-      auto st = open_sqlite({path});
-      raw_db raw(path);
-      const auto report = [fd = fds[1]](const std::string& line) {
-        const std::string l = line + "\n";
-        if (::write(fd, l.data(), l.size()) < 0) ::_exit(3);
-      };
-      const auto store = [&](int n) {
-        const auto r = st->store_message_sync(make_message("shop-1", n));
-        report(r.status == store_status::stored ? std::to_string(n) : "failed");
-      };
-      // Rounds of failing and working batches; the child stops before a whole sweep of the key
-      // space (64 batches) after the last failure, so that lingering keys would still matter.
-      int n = 0;
-      for (int round = 0; round < 8; ++round) {
-        for (int i = 0; i < 10; ++i) store(++n);
-        if (!raw.exec("CREATE TRIGGER injected BEFORE INSERT ON idempotency "
-                      "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
-                 .empty())
-          ::_exit(4);
-        for (int i = 0; i < 10; ++i) store(++n);
-        if (!raw.exec("DROP TRIGGER injected").empty()) ::_exit(5);
-      }
-      for (int i = 0; i < 20; ++i) store(++n);
-      ::_exit(0);  // no close(): the keys in memory are lost, as in a crash
-    } catch (...) {
-      ::_exit(2);
+  const auto [pid, pipe_out] = fork_with_pipe([&](int fd) {
+    auto st = open_sqlite({path});
+    raw_db raw(path);
+    const auto store = [&](int n) {
+      const auto r = st->store_message_sync(make_message("shop-1", n));
+      report_line(fd, r.status == store_status::stored ? std::to_string(n) : "failed");
+    };
+    // Rounds of failing and working batches; the child stops before a whole sweep of the key
+    // space (64 batches) after the last failure, so that lingering keys would still matter.
+    int n = 0;
+    for (int round = 0; round < 8; ++round) {
+      for (int i = 0; i < 10; ++i) store(++n);
+      if (!raw.exec("CREATE TRIGGER injected BEFORE INSERT ON idempotency "
+                    "BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+               .empty())
+        ::_exit(4);
+      for (int i = 0; i < 10; ++i) store(++n);
+      if (!raw.exec("DROP TRIGGER injected").empty()) ::_exit(5);
     }
-  }
-  ::close(fds[1]);
+    for (int i = 0; i < 20; ++i) store(++n);
+    ::_exit(0);  // no close(): the keys in memory are lost, as in a crash
+  });
+  ASSERT_GE(pid, 0);
   std::string out;
   char chunk[4096];
-  for (ssize_t n; (n = ::read(fds[0], chunk, sizeof chunk)) > 0;)
+  for (ssize_t n; (n = ::read(pipe_out, chunk, sizeof chunk)) > 0;)
     out.append(chunk, static_cast<std::size_t>(n));
-  ::close(fds[0]);
+  ::close(pipe_out);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
