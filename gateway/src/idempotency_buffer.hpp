@@ -66,6 +66,16 @@ class idempotency_buffer {
     pending_.erase(first, end);
     return out;
   }
+  // What one batch moves: the next slice, and more while over max_waiting (a hard bound on the
+  // memory).
+  std::vector<entry> take_for_batch() {
+    std::vector<entry> keys = take_slice();
+    while (size() > max_waiting) {
+      const std::vector<entry> more = take_slice();
+      keys.insert(keys.end(), more.begin(), more.end());
+    }
+    return keys;
+  }
   // Every waiting key, taken out (at close).
   std::vector<entry> take_all() {
     std::vector<entry> out;

@@ -123,15 +123,12 @@ std::string uuid_v4() {
   used += 16;
   b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(36, '-');
-  std::size_t o = 0;
-  for (std::size_t i = 0; i < 16; ++i) {
-    if (o == 8 || o == 13 || o == 18 || o == 23) ++o;
-    out[o++] = hex[b[i] >> 4];
-    out[o++] = hex[b[i] & 0x0F];
-  }
+  const std::string h = to_hex(b, 16);
   std::fill(b, b + 16, std::uint8_t{0});  // drawn bytes are not kept
+  std::string out;
+  out.reserve(36);
+  out.append(h, 0, 8).append(1, '-').append(h, 8, 4).append(1, '-').append(h, 12, 4);
+  out.append(1, '-').append(h, 16, 4).append(1, '-').append(h, 20, 12);
   return out;
 }
 
@@ -1430,12 +1427,7 @@ class sqlite_storage final : public storage {
           idem_.rolled_back();
           continue;
         }
-        auto keys = idem_.take_slice();
-        while (idem_.size() > idempotency_buffer::max_waiting) {  // a hard bound on the memory
-          auto more = idem_.take_slice();
-          keys.insert(keys.end(), more.begin(), more.end());
-        }
-        flush_idempotency(keys);
+        flush_idempotency(idem_.take_for_batch());
         st_.commit.run();
         idem_.committed();
       } catch (const std::exception& e) {
